@@ -25,11 +25,11 @@ pub mod ad;
 pub mod beacon;
 pub mod eid;
 mod error;
+#[cfg(all(feature = "alloc", feature = "serde"))]
+pub mod event;
 pub mod link;
 pub mod ll;
 pub mod rpa;
 pub mod topic;
-#[cfg(all(feature = "alloc", feature = "serde"))]
-pub mod event;
 
 pub use error::Error;
