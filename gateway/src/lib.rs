@@ -1,1 +1,8 @@
-//! placeholder
+//! Aisle's store gateway.
+//!
+//! Radio bytes flow one way: advertisements are decoded by `aisle-protocol`,
+//! then identified, located, turned into presence events and offers, and
+//! published. This crate holds the stages that run on the gateway; its
+//! binary, `aisle`, is a thin command line over them.
+
+pub mod inspect;

@@ -1,1 +1,54 @@
-fn main() {}
+//! `aisle`: the gateway's command line.
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Aisle's store gateway.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode advertisements given as hex (the AD structures of the payload)
+    /// and print what each one is as a JSON line. Reads standard input, one
+    /// advertisement a line, when none are given.
+    Inspect {
+        /// Advertisements as hex, e.g. 02011a1bff1801beac...
+        adverts: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Inspect { adverts } => {
+            let stdin = io::stdin();
+            if adverts.is_empty() && stdin.is_terminal() {
+                eprintln!("reading advertisements as hex from standard input, one a line");
+            }
+            let summary = if adverts.is_empty() {
+                aisle_gateway::inspect::inspect_lines(stdin.lock(), io::stdout(), io::stderr())
+            } else {
+                let joined = adverts.join("\n");
+                aisle_gateway::inspect::inspect_lines(joined.as_bytes(), io::stdout(), io::stderr())
+            };
+            match summary {
+                Ok(s) if s.rejected == 0 => ExitCode::SUCCESS,
+                Ok(s) => {
+                    eprintln!("{} described, {} rejected", s.described, s.rejected);
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("aisle inspect: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -33,3 +33,5 @@ pub mod rpa;
 pub mod topic;
 
 pub use error::Error;
+#[cfg(feature = "serde")]
+mod hex_serde;

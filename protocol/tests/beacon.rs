@@ -428,3 +428,71 @@ proptest! {
         prop_assert_eq!(Frame::classify(&buf[..n]), Ok(Frame::IBeacon(b)));
     }
 }
+
+#[test]
+fn serde_names_match_display_names() {
+    for k in FrameKind::ALL {
+        assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+        assert_eq!(
+            serde_json::from_str::<FrameKind>(&format!("\"{k}\"")).unwrap(),
+            k
+        );
+    }
+}
+
+#[test]
+fn uuid_text_forms() {
+    let u: Uuid = "426c7565-4368-6172-6d42-6561636f6e73".parse().unwrap();
+    assert_eq!(u, "426c7565436861726d426561636f6e73".parse().unwrap());
+    assert_eq!(
+        serde_json::to_string(&u).unwrap(),
+        "\"426c7565-4368-6172-6d42-6561636f6e73\""
+    );
+    assert_eq!(
+        serde_json::from_str::<Uuid>("\"426c7565-4368-6172-6d42-6561636f6e73\"").unwrap(),
+        u
+    );
+    assert_eq!(
+        "426c7565-4368-6172-6d42-6561636f6e7g".parse::<Uuid>(),
+        Err(Error::InvalidValue {
+            what: "UUID hex digit",
+            offset: 35,
+            value: u32::from(b'g')
+        })
+    );
+    assert!(matches!(
+        "426c".parse::<Uuid>(),
+        Err(Error::TooShort { got: 2, .. })
+    ));
+    assert!(matches!(
+        "426c7565436861726d426561636f6e7300".parse::<Uuid>(),
+        Err(Error::TooLong { .. })
+    ));
+}
+
+#[test]
+fn beacon_payloads_carry_ids_as_hex() {
+    let u = EddystoneUid {
+        tx_power: -3,
+        namespace: [0xab; 10],
+        instance: [1, 2, 3, 4, 5, 6],
+    };
+    let j = serde_json::to_value(u).unwrap();
+    assert_eq!(j["namespace"], "abababababababababab");
+    assert_eq!(j["instance"], "010203040506");
+    assert_eq!(serde_json::from_value::<EddystoneUid>(j).unwrap(), u);
+    let bad = serde_json::json!({"tx_power": 0, "namespace": "abab", "instance": "010203040506"});
+    assert!(serde_json::from_value::<EddystoneUid>(bad).is_err());
+}
+
+proptest! {
+    #[test]
+    fn uuid_parse_never_panics(s in "\\PC{0,40}") {
+        let _ = s.parse::<Uuid>();
+    }
+
+    #[test]
+    fn uuid_display_parse_round_trip(u in arb_uuid()) {
+        prop_assert_eq!(u.to_string().parse::<Uuid>(), Ok(u));
+    }
+}

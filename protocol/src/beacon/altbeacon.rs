@@ -17,6 +17,7 @@ pub struct AltBeacon {
     /// The advertiser's company identifier.
     pub manufacturer: u16,
     /// The 20-byte beacon identifier; by convention a UUID then two 16-bit numbers.
+    #[cfg_attr(feature = "serde", serde(with = "crate::hex_serde"))]
     pub id: [u8; 20],
     /// Average RSSI at 1 m in dBm.
     pub reference_rssi: i8,

@@ -51,8 +51,10 @@ pub struct EddystoneUid {
     /// Calibrated transmit power at 0 m, dBm.
     pub tx_power: i8,
     /// Namespace identifier.
+    #[cfg_attr(feature = "serde", serde(with = "crate::hex_serde"))]
     pub namespace: [u8; 10],
     /// Instance identifier.
+    #[cfg_attr(feature = "serde", serde(with = "crate::hex_serde"))]
     pub instance: [u8; 6],
 }
 
@@ -102,6 +104,7 @@ pub struct EddystoneEid {
     /// Calibrated transmit power at 0 m, dBm.
     pub tx_power: i8,
     /// The ephemeral identifier.
+    #[cfg_attr(feature = "serde", serde(with = "crate::hex_serde"))]
     pub eid: [u8; 8],
 }
 

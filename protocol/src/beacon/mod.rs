@@ -64,35 +64,42 @@ pub enum Frame<'a> {
 /// A frame's kind as a one-byte code, for counting and for the node link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u8)]
 #[non_exhaustive]
 pub enum FrameKind {
     /// No kind Aisle reads.
+    #[cfg_attr(feature = "serde", serde(rename = "unknown"))]
     Unknown = 0,
     /// iBeacon.
+    #[cfg_attr(feature = "serde", serde(rename = "ibeacon"))]
     IBeacon = 1,
     /// AltBeacon.
+    #[cfg_attr(feature = "serde", serde(rename = "altbeacon"))]
     AltBeacon = 2,
     /// Eddystone-UID.
+    #[cfg_attr(feature = "serde", serde(rename = "eddystone_uid"))]
     EddystoneUid = 3,
     /// Eddystone-URL.
+    #[cfg_attr(feature = "serde", serde(rename = "eddystone_url"))]
     EddystoneUrl = 4,
     /// Eddystone-TLM.
+    #[cfg_attr(feature = "serde", serde(rename = "eddystone_tlm"))]
     EddystoneTlm = 5,
     /// Eddystone-TLM, encrypted.
+    #[cfg_attr(feature = "serde", serde(rename = "eddystone_etlm"))]
     EddystoneEncryptedTlm = 6,
     /// Eddystone-EID.
+    #[cfg_attr(feature = "serde", serde(rename = "eddystone_eid"))]
     EddystoneEid = 7,
     /// Exposure Notification.
+    #[cfg_attr(feature = "serde", serde(rename = "exposure_notification"))]
     ExposureNotification = 8,
     /// Apple vendor frame.
+    #[cfg_attr(feature = "serde", serde(rename = "apple"))]
     Apple = 9,
     /// Microsoft vendor frame.
+    #[cfg_attr(feature = "serde", serde(rename = "microsoft"))]
     Microsoft = 10,
 }
 
