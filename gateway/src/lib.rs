@@ -6,3 +6,4 @@
 //! binary, `aisle`, is a thin command line over them.
 
 pub mod inspect;
+pub mod layout;

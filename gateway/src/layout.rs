@@ -1,0 +1,505 @@
+//! A store's layout: where the anchors hang and where the zones lie, in metres.
+//!
+//! Read from TOML:
+//!
+//! ```toml
+//! [store]
+//! id = "reference-room"
+//! name = "Reference room"
+//! timezone = "UTC"
+//!
+//! [[anchor]]
+//! id = "sensor10"
+//! x = 7.0
+//! y = 7.09
+//! z = 1.22                 # optional, metres above the floor
+//! rssi_at_1m = -59.0       # optional, fitted by `aisle calibrate`
+//! path_loss_exponent = 2.2 # optional, fitted by `aisle calibrate`
+//!
+//! [[zone]]
+//! id = "A1"
+//! name = "Meat counter"    # optional
+//! polygon = [[0.0, 0.0], [6.89, 0.0], [6.89, 5.88], [0.0, 5.88]]
+//! ```
+//!
+//! A layout is checked as a whole when it is read; every problem names the
+//! key it sits at (`zone[2].polygon`) and the reason.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A point on the floor plan, metres.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Metres along the plan's x axis.
+    pub x: f64,
+    /// Metres along the plan's y axis.
+    pub y: f64,
+}
+
+impl Point {
+    /// A point.
+    #[must_use]
+    pub const fn new(x: f64, y: f64) -> Self {
+        Point { x, y }
+    }
+
+    /// Straight-line distance to another point.
+    #[must_use]
+    pub fn distance(self, other: Point) -> f64 {
+        (self.x - other.x).hypot(self.y - other.y)
+    }
+}
+
+/// The `[store]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    /// The store's id, used in MQTT topics.
+    pub id: String,
+    /// A name for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// IANA time zone of the store (`Europe/Madrid`), for campaign windows.
+    pub timezone: String,
+}
+
+/// An `[[anchor]]`: a radio at a known position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anchor {
+    /// The anchor's id, as sightings name it.
+    pub id: String,
+    /// Metres.
+    pub x: f64,
+    /// Metres.
+    pub y: f64,
+    /// Height above the floor, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z: Option<f64>,
+    /// Fitted RSSI at 1 m, dBm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rssi_at_1m: Option<f64>,
+    /// Fitted path-loss exponent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_loss_exponent: Option<f64>,
+}
+
+impl Anchor {
+    /// The anchor's position on the plan.
+    #[must_use]
+    pub fn position(&self) -> Point {
+        Point::new(self.x, self.y)
+    }
+}
+
+/// A `[[zone]]`: a polygon on the floor plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    /// The zone's id, used in MQTT topics and campaigns.
+    pub id: String,
+    /// A name for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Corners in order, metres; the last joins the first.
+    pub polygon: Vec<[f64; 2]>,
+}
+
+impl Zone {
+    fn corners(&self) -> impl Iterator<Item = (Point, Point)> + '_ {
+        let n = self.polygon.len();
+        (0..n).map(move |i| {
+            let [ax, ay] = self.polygon[i];
+            let [bx, by] = self.polygon[(i + 1) % n];
+            (Point::new(ax, ay), Point::new(bx, by))
+        })
+    }
+
+    /// Whether `p` lies inside the polygon (even-odd rule; points on an edge
+    /// may fall either way).
+    #[must_use]
+    pub fn contains(&self, p: Point) -> bool {
+        let mut inside = false;
+        for (a, b) in self.corners() {
+            if (a.y > p.y) != (b.y > p.y) {
+                let x_cross = a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y);
+                if p.x < x_cross {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
+
+    /// Distance from `p` to the polygon's nearest edge, metres.
+    #[must_use]
+    pub fn distance_to_edge(&self, p: Point) -> f64 {
+        self.corners()
+            .map(|(a, b)| segment_distance(p, a, b))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The polygon's area, m² (shoelace formula).
+    #[must_use]
+    pub fn area(&self) -> f64 {
+        (self
+            .corners()
+            .map(|(a, b)| a.x * b.y - b.x * a.y)
+            .sum::<f64>()
+            / 2.0)
+            .abs()
+    }
+
+    /// The mean of the corners: a point to draw a label at.
+    #[must_use]
+    pub fn centroid(&self) -> Point {
+        #[allow(clippy::cast_precision_loss)] // a handful of corners
+        let n = self.polygon.len().max(1) as f64;
+        let (sx, sy) = self
+            .polygon
+            .iter()
+            .fold((0.0, 0.0), |(sx, sy), [x, y]| (sx + x, sy + y));
+        Point::new(sx / n, sy / n)
+    }
+}
+
+fn segment_distance(p: Point, a: Point, b: Point) -> f64 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    p.distance(Point::new(a.x + t * dx, a.y + t * dy))
+}
+
+/// Whether segments `ab` and `cd` cross at a point inside both.
+fn segments_cross(a: Point, b: Point, c: Point, d: Point) -> bool {
+    let orient =
+        |p: Point, q: Point, r: Point| (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x);
+    let (d1, d2) = (orient(c, d, a), orient(c, d, b));
+    let (d3, d4) = (orient(a, b, c), orient(a, b, d));
+    d1 * d2 < 0.0 && d3 * d4 < 0.0
+}
+
+/// A store layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// The store.
+    pub store: Store,
+    /// The anchors.
+    #[serde(rename = "anchor", default)]
+    pub anchors: Vec<Anchor>,
+    /// The zones.
+    #[serde(rename = "zone", default)]
+    pub zones: Vec<Zone>,
+}
+
+/// A layout that cannot be used: where, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{origin}: {key}: {reason}")]
+pub struct LayoutError {
+    /// The file (or other source) the layout came from.
+    pub origin: String,
+    /// The key the problem sits at, such as `zone[2].polygon`.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Layout {
+    /// Reads and checks a layout file.
+    pub fn load(path: &Path) -> Result<Layout, LayoutError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| LayoutError {
+            origin: origin.clone(),
+            key: String::new(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Layout::parse(&text, &origin)
+    }
+
+    /// Parses and checks a layout; `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Layout, LayoutError> {
+        let layout: Layout = toml::from_str(text).map_err(|e| LayoutError {
+            origin: origin.to_owned(),
+            key: e
+                .span()
+                .map_or_else(String::new, |s| line_col(text, s.start)),
+            reason: e.message().to_owned(),
+        })?;
+        layout.check().map_err(|(key, reason)| LayoutError {
+            origin: origin.to_owned(),
+            key,
+            reason,
+        })?;
+        Ok(layout)
+    }
+
+    /// The layout as TOML, in the form [`Layout::parse`] reads.
+    #[must_use]
+    pub fn to_toml(&self) -> String {
+        // Serialising plain strings, numbers and arrays cannot fail.
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The anchor with this id.
+    #[must_use]
+    pub fn anchor(&self, id: &str) -> Option<&Anchor> {
+        self.anchors.iter().find(|a| a.id == id)
+    }
+
+    /// The zone with this id.
+    #[must_use]
+    pub fn zone(&self, id: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.id == id)
+    }
+
+    /// The bounding box of anchors and zones: `(min, max)`.
+    #[must_use]
+    pub fn bounds(&self) -> (Point, Point) {
+        let points = self
+            .anchors
+            .iter()
+            .map(|a| [a.x, a.y])
+            .chain(self.zones.iter().flat_map(|z| z.polygon.iter().copied()));
+        let (mut lo, mut hi) = (
+            Point::new(f64::INFINITY, f64::INFINITY),
+            Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY),
+        );
+        for [x, y] in points {
+            lo = Point::new(lo.x.min(x), lo.y.min(y));
+            hi = Point::new(hi.x.max(x), hi.y.max(y));
+        }
+        (lo, hi)
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        check_id("store.id", &self.store.id)?;
+        if self.store.timezone.trim().is_empty() {
+            return Err((
+                "store.timezone".into(),
+                "must name an IANA time zone".into(),
+            ));
+        }
+        if self.anchors.is_empty() {
+            return Err(("anchor".into(), "a layout needs at least one anchor".into()));
+        }
+        let mut seen = HashSet::new();
+        for (i, a) in self.anchors.iter().enumerate() {
+            let key = format!("anchor[{i}]");
+            check_id(&format!("{key}.id"), &a.id)?;
+            if !seen.insert(a.id.as_str()) {
+                return Err((
+                    format!("{key}.id"),
+                    format!("duplicate anchor id {:?}", a.id),
+                ));
+            }
+            for (field, v) in [("x", Some(a.x)), ("y", Some(a.y)), ("z", a.z)] {
+                if v.is_some_and(|v| !v.is_finite()) {
+                    return Err((format!("{key}.{field}"), "must be a finite number".into()));
+                }
+            }
+            if let Some(p) = a.rssi_at_1m.filter(|p| !(-120.0..=20.0).contains(p)) {
+                return Err((
+                    format!("{key}.rssi_at_1m"),
+                    format!("{p} dBm is outside -120..=20"),
+                ));
+            }
+            if let Some(n) = a.path_loss_exponent.filter(|n| !(1.0..=6.0).contains(n)) {
+                return Err((
+                    format!("{key}.path_loss_exponent"),
+                    format!("{n} is outside 1.0..=6.0"),
+                ));
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, z) in self.zones.iter().enumerate() {
+            let key = format!("zone[{i}]");
+            check_id(&format!("{key}.id"), &z.id)?;
+            if !seen.insert(z.id.as_str()) {
+                return Err((format!("{key}.id"), format!("duplicate zone id {:?}", z.id)));
+            }
+            check_polygon(z).map_err(|r| (format!("{key}.polygon"), r))?;
+        }
+        Ok(())
+    }
+}
+
+/// Ids go into MQTT topic levels, so they follow the same rules.
+fn check_id(key: &str, id: &str) -> Result<(), (String, String)> {
+    let bad = |r: &str| Err((key.to_owned(), format!("{id:?} {r}")));
+    if id.is_empty() {
+        return bad("is empty");
+    }
+    if id.len() > 64 {
+        return bad("is longer than 64 bytes");
+    }
+    if id
+        .chars()
+        .any(|c| matches!(c, '/' | '+' | '#') || c.is_control())
+    {
+        return bad("may not hold '/', '+', '#' or control characters");
+    }
+    Ok(())
+}
+
+fn check_polygon(z: &Zone) -> Result<(), String> {
+    if z.polygon.len() < 3 {
+        return Err(format!("needs at least 3 corners, has {}", z.polygon.len()));
+    }
+    if let Some(i) = z
+        .polygon
+        .iter()
+        .position(|[x, y]| !x.is_finite() || !y.is_finite())
+    {
+        return Err(format!("corner {i} is not a finite number"));
+    }
+    let edges: Vec<_> = z.corners().collect();
+    let n = edges.len();
+    for i in 0..n {
+        // Neighbouring edges share a corner; the first and last edges too.
+        for j in i + 2..n {
+            if i == 0 && j == n - 1 {
+                continue;
+            }
+            let ((p1, p2), (q1, q2)) = (edges[i], edges[j]);
+            if segments_cross(p1, p2, q1, q2) {
+                return Err(format!(
+                    "crosses itself: edge {i}-{} crosses edge {j}-{}",
+                    (i + 1) % n,
+                    (j + 1) % n
+                ));
+            }
+        }
+    }
+    if z.area() < 1e-6 {
+        return Err("encloses no area".into());
+    }
+    Ok(())
+}
+
+fn line_col(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {col}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+[store]
+id = "s1"
+timezone = "Europe/Madrid"
+
+[[anchor]]
+id = "a"
+x = 0.0
+y = 0.0
+
+[[zone]]
+id = "meat"
+polygon = [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0], [0.0, 3.0]]
+"#;
+
+    fn with_zone(polygon: &str) -> String {
+        SMALL.replace("[[0.0, 0.0], [4.0, 0.0], [4.0, 3.0], [0.0, 3.0]]", polygon)
+    }
+
+    #[test]
+    fn reads_a_layout_and_answers_geometry() {
+        let l = Layout::parse(SMALL, "small.toml").unwrap();
+        let z = l.zone("meat").unwrap();
+        assert!(z.contains(Point::new(1.0, 1.0)));
+        assert!(!z.contains(Point::new(5.0, 1.0)));
+        assert!((z.area() - 12.0).abs() < 1e-9);
+        assert!((z.distance_to_edge(Point::new(1.0, 1.5)) - 1.0).abs() < 1e-9);
+        assert!((z.distance_to_edge(Point::new(6.0, 1.5)) - 2.0).abs() < 1e-9);
+        let back = Layout::parse(&l.to_toml(), "round trip").unwrap();
+        assert_eq!(back, l);
+    }
+
+    #[test]
+    fn concave_zone_contains_only_its_own_floor() {
+        // An L shape: the notch at the top right is outside.
+        let l = Layout::parse(
+            &with_zone("[[0,0],[4,0],[4,2],[2,2],[2,4],[0,4]]"),
+            "l.toml",
+        )
+        .unwrap();
+        let z = &l.zones[0];
+        assert!(z.contains(Point::new(1.0, 3.0)));
+        assert!(z.contains(Point::new(3.0, 1.0)));
+        assert!(!z.contains(Point::new(3.0, 3.0)));
+    }
+
+    #[test]
+    fn rejects_bad_polygons_naming_the_zone() {
+        let err = |poly: &str| Layout::parse(&with_zone(poly), "bad.toml").unwrap_err();
+        let e = err("[[0,0],[4,4],[4,0],[0,4]]");
+        assert_eq!(e.key, "zone[0].polygon");
+        assert!(e.reason.contains("crosses itself"), "{e}");
+        let e = err("[]");
+        assert!(e.reason.contains("at least 3 corners"), "{e}");
+        let e = err("[[0,0],[1,1],[2,2]]");
+        assert!(e.reason.contains("no area"), "{e}");
+        assert_eq!(e.to_string(), "bad.toml: zone[0].polygon: encloses no area");
+    }
+
+    #[test]
+    fn rejects_duplicates_and_bad_values() {
+        let dup = format!("{SMALL}\n[[anchor]]\nid = \"a\"\nx = 1.0\ny = 1.0\n");
+        let e = Layout::parse(&dup, "d.toml").unwrap_err();
+        assert_eq!(e.key, "anchor[1].id");
+        assert!(e.reason.contains("duplicate"));
+        let dup = format!("{SMALL}\n[[zone]]\nid = \"meat\"\npolygon = [[0,0],[1,0],[0,1]]\n");
+        assert_eq!(Layout::parse(&dup, "d.toml").unwrap_err().key, "zone[1].id");
+        let slash = SMALL.replace("id = \"s1\"", "id = \"s/1\"");
+        assert_eq!(Layout::parse(&slash, "s.toml").unwrap_err().key, "store.id");
+        let nan = SMALL.replace("x = 0.0", "x = nan");
+        assert_eq!(
+            Layout::parse(&nan, "n.toml").unwrap_err().key,
+            "anchor[0].x"
+        );
+        let loss = SMALL.replace("y = 0.0\n", "y = 0.0\npath_loss_exponent = 9.0\n");
+        assert_eq!(
+            Layout::parse(&loss, "p.toml").unwrap_err().key,
+            "anchor[0].path_loss_exponent"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_and_unknown_keys_name_their_place() {
+        let e = Layout::parse("[store]\nid = \n", "x.toml").unwrap_err();
+        assert!(e.key.starts_with("line 2"), "{e}");
+        let e =
+            Layout::parse(&SMALL.replace("x = 0.0", "x = 0.0\ncolour = 1"), "u.toml").unwrap_err();
+        assert!(e.reason.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn reads_the_reference_room() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/reference-room/layout.toml");
+        if !path.exists() {
+            eprintln!(
+                "skipped: {} is absent (the shared data sits beside the checkout in CI)",
+                path.display()
+            );
+            return;
+        }
+        let l = Layout::load(&path).unwrap();
+        assert_eq!(l.anchors.len(), 12);
+        assert_eq!(l.zones.len(), 9);
+        let c2 = l.zone("C2").unwrap();
+        assert!(c2.contains(Point::new(10.0, 15.0)));
+    }
+}
