@@ -7,3 +7,4 @@
 
 pub mod inspect;
 pub mod layout;
+pub mod record;
