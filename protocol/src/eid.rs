@@ -18,7 +18,8 @@
 //! most 15, a rotation period never straddles two epochs.
 //!
 //! Generating an EID ([`eid_for`]) needs neither `alloc` nor `std`, so the node
-//! firmware can do it too.
+//! firmware can do it too. Resolving observed EIDs back to shoppers is the job
+//! of [`EidResolver`] (feature `alloc`).
 
 use core::fmt;
 
@@ -26,6 +27,14 @@ use aes::Aes128Enc;
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 
 use crate::Error;
+
+#[cfg(feature = "alloc")]
+mod resolver;
+#[cfg(feature = "alloc")]
+mod table;
+
+#[cfg(feature = "alloc")]
+pub use resolver::{EidResolver, PeriodOffset, Resolution};
 
 /// The 128-bit secret a phone shares with the gateway, from which every EID
 /// it will ever advertise is derived.
