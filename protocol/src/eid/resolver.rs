@@ -112,9 +112,9 @@ const MULTIPLIER_INPUT: [u8; 16] = *b"Aisle EID index.";
 ///
 /// Measured with 10^6 shoppers on one core of a shared AMD EPYC with AES-NI
 /// (`cargo bench -p aisle-protocol --bench eid`, with and without
-/// `-- --quick`; ranges over four runs): building from nothing, enrolment included, 0.57-0.60 s; the
-/// rebuild for each new period 0.36-0.40 s; a lookup 45-60 ns for an
-/// enrolled EID and 40-75 ns for an unknown one.
+/// `-- --quick`; ranges over five runs): building from nothing, enrolment
+/// included, 0.52-0.60 s; the rebuild for each new period 0.36-0.42 s; a
+/// lookup 45-60 ns for an enrolled EID and 40-75 ns for an unknown one.
 ///
 /// # Memory
 ///
