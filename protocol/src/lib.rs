@@ -11,7 +11,8 @@
 //! - [`ll`]: the BLE link layer as a raw radio sees it (PDU headers, CRC-24,
 //!   whitening).
 //! - [`link`]: the authenticated node link between shelf nodes and the gateway.
-//! - [`topic`] and [`event`]: the MQTT topic scheme and its JSON payloads.
+//! - [`topic`] and `event` (with `alloc` and `serde`): the MQTT topic scheme and its
+//!   JSON payloads.
 //!
 //! Features: `alloc` (the EID resolver, topic builders), `std`, `serde`
 //! (payload types and serde derives), `defmt` (formatting on the firmware).
