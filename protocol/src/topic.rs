@@ -21,7 +21,7 @@
 //! `std` nor `alloc`; [`Topic::encode`] writes into a caller's buffer and
 //! [`Display`](fmt::Display) into any formatter. Each kind recommends its QoS
 //! and retain flag ([`TopicKind::qos`], [`TopicKind::retain`]) so publishers
-//! do not hard-code them. The [`filter`] functions (with `alloc`) build
+//! do not hard-code them. The `filter` functions (with `alloc`) build
 //! subscription filters.
 
 use core::fmt;
