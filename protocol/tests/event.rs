@@ -1,10 +1,12 @@
-//! The JSON payloads: round trips, validation and versioning.
+//! The JSON payloads: round trips, validation, versioning and the README's
+//! examples.
 
 use aisle_protocol::Error;
 use aisle_protocol::event::{
     Campaign, Channel, Countdown, EventId, GatewayStatus, HexBytes, NodeStatus, Offer, OfferState,
     Percent, Position, Rssi, SchemaVersion, Sighting, ZoneEvent, ZoneEventKind,
 };
+use aisle_protocol::topic::{Topic, TopicKind};
 use proptest::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -518,6 +520,89 @@ fn offer_discount_by_state() {
     );
     let redeemed = offer(OfferState::Redeemed { pct: pct(62) });
     assert_eq!(redeemed.discount_at(1_567_783_300.0), None);
+}
+
+/// The README's examples: every JSON block, each read as the payload of the
+/// topic written above it.
+#[test]
+fn readme_examples_parse() {
+    let readme = include_str!("../README.md");
+    let mut topic: Option<&str> = None;
+    let mut block: Option<String> = None;
+    let mut seen = Vec::new();
+    for line in readme.lines() {
+        if let Some(json) = block.as_mut() {
+            if line.starts_with("```") {
+                let topic = topic.expect("a JSON example without a topic above it");
+                check_example(topic, json);
+                seen.push(Topic::parse(topic).unwrap().kind());
+                block = None;
+            } else {
+                json.push_str(line);
+                json.push('\n');
+            }
+        } else if line.starts_with("```json") {
+            block = Some(String::new());
+        } else if let Some(t) = line
+            .strip_prefix('`')
+            .and_then(|t| t.strip_suffix('`'))
+            .filter(|t| t.starts_with("aisle/"))
+        {
+            topic = Some(t);
+        }
+    }
+    assert!(block.is_none(), "unterminated JSON block");
+    for kind in TopicKind::ALL {
+        assert!(seen.contains(&kind), "no README example for {kind:?}");
+    }
+    assert_eq!(seen.len(), readme.matches("```json").count());
+}
+
+/// Reads `json` as the payload of `topic`, checks that the identifiers in the
+/// topic match the payload's, and that it round-trips.
+fn check_example(topic: &str, json: &str) {
+    fn read<T>(json: &str) -> T
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let value: T = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        round_trip(&value);
+        value
+    }
+    let parsed = Topic::parse(topic).unwrap_or_else(|e| panic!("{topic}: {e}"));
+    assert_eq!(parsed.store(), "reference-room");
+    match parsed {
+        Topic::Sightings { anchor, .. } => {
+            assert_eq!(read::<Sighting>(json).anchor, anchor.as_str());
+        }
+        Topic::Positions { device, .. } => {
+            assert_eq!(read::<Position>(json).device, device.as_str());
+        }
+        Topic::ZoneEvents { zone, device, .. } => {
+            let event = read::<ZoneEvent>(json);
+            assert_eq!(
+                (event.zone.as_str(), event.device.as_str()),
+                (zone.as_str(), device.as_str())
+            );
+        }
+        Topic::Offers { shopper, .. } => {
+            let offer = read::<Offer>(json);
+            assert_eq!(offer.shopper, shopper.as_str());
+            if let OfferState::Locked { pct } = offer.state {
+                let elapsed = offer.ts - offer.start_ts;
+                assert_eq!(offer.countdown.discount_after(elapsed), pct, "{json}");
+            }
+        }
+        Topic::NodeStatus { node, .. } => {
+            assert_eq!(read::<NodeStatus>(json).node, node.as_str());
+        }
+        Topic::GatewayStatus { .. } => {
+            read::<GatewayStatus>(json);
+        }
+        Topic::Campaign { campaign, .. } => {
+            assert_eq!(read::<Campaign>(json).campaign, campaign.as_str());
+        }
+    }
 }
 
 // Property tests. Times and coordinates are decimal fractions built from
