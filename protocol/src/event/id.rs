@@ -11,8 +11,10 @@ use crate::Error;
 /// The publisher picks ids (random, or a counter under a random prefix); a
 /// retransmission reuses the id, so a consumer that remembers recent ids
 /// drops duplicates. Only lowercase is accepted, so that consumers which
-/// compare the text, not the number, agree.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+/// compare the text, not the number, agree. There is deliberately no
+/// `Default`: an id everyone defaults to would make distinct facts look like
+/// duplicates.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(u128);
 
 /// Digits of an id's text.
