@@ -93,6 +93,8 @@ fn encodes_into_a_buffer() {
 
 #[test]
 fn longest_topic_fits_max_topic_len() {
+    // The README gives the figure.
+    assert_eq!(MAX_TOPIC_LEN, 216);
     let long = "x".repeat(MAX_SEGMENT_LEN);
     let topic = Topic::zone_events(&long, &long, &long).unwrap();
     assert_eq!(topic.encoded_len(), MAX_TOPIC_LEN);
