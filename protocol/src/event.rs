@@ -33,6 +33,21 @@
 //! in range (RSSI, percentages, channel), identifiers valid, times finite and
 //! in order. A payload that does not validate is not written, and is not
 //! read: deserialising it fails with the [`Error`] as message.
+//!
+//! ```
+//! use aisle_protocol::event::{ZoneEvent, ZoneEventKind};
+//!
+//! let json = r#"{"v": 1, "id": "53845343a5dff87fb4ebfbfe1b2d7a76", "kind": "exit",
+//!     "dwell_s": 95.5, "ts": 1567783335.5, "device": "beacon1", "zone": "B2",
+//!     "entered_at": 1567783240.0}"#;
+//! let event: ZoneEvent = serde_json::from_str(json)?;
+//! assert_eq!(event.kind, ZoneEventKind::Exit { dwell_s: 95.5 });
+//!
+//! let newer = json.replace(r#""v": 1"#, r#""v": 2"#);
+//! let err = serde_json::from_str::<ZoneEvent>(&newer).unwrap_err();
+//! assert!(err.to_string().starts_with("unsupported schema version 2"));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 use alloc::string::String;
 

@@ -23,6 +23,23 @@
 //! and retain flag ([`TopicKind::qos`], [`TopicKind::retain`]) so publishers
 //! do not hard-code them. The `filter` functions (with `alloc`) build
 //! subscription filters.
+//!
+//! ```
+//! use aisle_protocol::topic::{MAX_TOPIC_LEN, QoS, Topic};
+//!
+//! let topic = Topic::zone_events("reference-room", "B2", "beacon1")?;
+//! assert_eq!(topic.to_string(), "aisle/v1/reference-room/zones/B2/events/beacon1");
+//! assert_eq!((topic.qos(), topic.retain()), (QoS::AtLeastOnce, false));
+//!
+//! // On the firmware, without allocating:
+//! let mut buf = [0u8; MAX_TOPIC_LEN];
+//! let n = topic.encode(&mut buf)?;
+//! let text = core::str::from_utf8(&buf[..n]).unwrap();
+//! if let Topic::ZoneEvents { zone, device, .. } = Topic::parse(text)? {
+//!     assert_eq!((zone.as_str(), device.as_str()), ("B2", "beacon1"));
+//! }
+//! # Ok::<(), aisle_protocol::Error>(())
+//! ```
 
 use core::fmt;
 
