@@ -101,6 +101,13 @@ pub enum Error {
         /// Index of the offending `/`-separated level.
         level: usize,
     },
+    /// A JSON payload field holds a value its schema does not allow.
+    Payload {
+        /// The field, as named in the JSON.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -154,6 +161,7 @@ impl fmt::Display for Error {
                 "frame from node {node:#010x} replayed: counter {counter}, last accepted {last}"
             ),
             Error::Topic { reason, level } => write!(f, "topic level {level}: {reason}"),
+            Error::Payload { field, reason } => write!(f, "payload field `{field}`: {reason}"),
         }
     }
 }
