@@ -18,11 +18,13 @@
 //! Whitening ([`whiten`]) covers the PDU and the CRC; it is applied last when
 //! sending and undone first when receiving.
 
+mod address;
 mod pdu;
 mod radio;
 
+pub use address::{ADDRESS_LEN, AddressType, DeviceAddress};
 pub use pdu::{
-    ADDRESS_LEN, AddressType, AdvPdu, AdvPduHeader, CONNECT_LL_DATA_LEN, DeviceAddress,
-    MAX_ADV_DATA_LEN, MAX_LEGACY_PAYLOAD_LEN, PDU_HEADER_LEN, PduType,
+    AdvPdu, AdvPduHeader, CONNECT_LL_DATA_LEN, MAX_ADV_DATA_LEN, MAX_LEGACY_PAYLOAD_LEN,
+    PDU_HEADER_LEN, PduType,
 };
 pub use radio::{ADV_CRC_INIT, CRC_LEN, Channel, append_crc24, check_crc24, crc24, whiten};
