@@ -825,3 +825,11 @@ proptest! {
         prop_assert!(opened.is_empty());
     }
 }
+
+#[test]
+fn sealer_debug_does_not_show_the_key() {
+    let sealer = Sealer::new([0xAB; 16], NODE, Direction::NodeToGateway);
+    let shown = format!("{sealer:?}");
+    assert!(shown.contains("next_counter: 1"), "{shown}");
+    assert!(!shown.contains("171"), "{shown}");
+}

@@ -165,12 +165,23 @@ pub fn encode_frame(
 /// until the counter passes the last one it accepted. Persist
 /// [`next_counter`](Self::next_counter) (or a reserved block ahead of it)
 /// and resume with [`Sealer::resume`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Sealer {
     key: NodeKey,
     node_id: u32,
     direction: Direction,
     next_counter: u32,
+}
+
+/// Everything but the key, so a sealer can be logged.
+impl core::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sealer")
+            .field("node_id", &self.node_id)
+            .field("direction", &self.direction)
+            .field("next_counter", &self.next_counter)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sealer {
