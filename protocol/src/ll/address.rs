@@ -1,0 +1,56 @@
+//! Device addresses (Core spec v5.4, Vol 6 Part B 1.3).
+
+use core::fmt;
+
+/// Bytes in a device address (Vol 6 Part B 1.3).
+pub const ADDRESS_LEN: usize = 6;
+
+/// Whether a device address is the public (IEEE-assigned) one or a random one.
+///
+/// Carried by the `TxAdd` and `RxAdd` header bits: 0 public, 1 random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum AddressType {
+    /// A public address.
+    Public,
+    /// A random address: static, resolvable private or non-resolvable private.
+    Random,
+}
+
+impl AddressType {
+    pub(super) fn from_bit(set: bool) -> Self {
+        if set { Self::Random } else { Self::Public }
+    }
+
+    pub(super) fn is_random(self) -> bool {
+        self == Self::Random
+    }
+}
+
+/// A device address and its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct DeviceAddress {
+    /// Public or random.
+    pub kind: AddressType,
+    /// The address in air order: least significant byte first, so
+    /// `AA:BB:CC:DD:EE:FF` is `[0xFF, 0xEE, 0xDD, 0xCC, 0xBB, 0xAA]`.
+    pub bytes: [u8; ADDRESS_LEN],
+}
+
+impl DeviceAddress {
+    pub(super) fn read(kind: AddressType, buf: &[u8]) -> Option<Self> {
+        let bytes = buf.get(..ADDRESS_LEN)?.try_into().ok()?;
+        Some(Self { kind, bytes })
+    }
+}
+
+impl fmt::Display for DeviceAddress {
+    /// The usual notation, most significant byte first: `AA:BB:CC:DD:EE:FF`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [b0, b1, b2, b3, b4, b5] = self.bytes;
+        write!(f, "{b5:02X}:{b4:02X}:{b3:02X}:{b2:02X}:{b1:02X}:{b0:02X}")
+    }
+}
