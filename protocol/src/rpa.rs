@@ -12,98 +12,16 @@
 //! significant byte first (`70:81:94:0D:FB:AA`), and its function `e` feeds
 //! AES the most significant byte first. The air interface and HCI carry the
 //! same values least significant byte first. Here every `[u8; N]` is most
-//! significant byte first unless its name says `le`; [`DeviceAddress`] and
-//! [`Irk`] convert from and to both orders explicitly.
+//! significant byte first unless its name says `le`; [`DeviceAddress`] (the
+//! link layer's) and [`Irk`] convert from and to both orders explicitly.
 
 use core::fmt;
 
 use aes::Aes128Enc;
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 
-use crate::Error;
-
-/// A 48-bit Bluetooth device address.
-///
-/// `Display` prints the usual `70:81:94:0D:FB:AA`, most significant byte
-/// first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct DeviceAddress {
-    /// Most significant byte first.
-    be: [u8; 6],
-}
-
-impl DeviceAddress {
-    /// Length of an address on the air.
-    pub const LEN: usize = 6;
-
-    /// From bytes most significant first, as the address is printed.
-    #[must_use]
-    pub const fn from_be_bytes(be: [u8; 6]) -> Self {
-        Self { be }
-    }
-
-    /// From bytes least significant first, as the address travels in an
-    /// advertising PDU (`AdvA`) and over HCI.
-    #[must_use]
-    pub const fn from_le_bytes(le: [u8; 6]) -> Self {
-        let [b0, b1, b2, b3, b4, b5] = le;
-        Self {
-            be: [b5, b4, b3, b2, b1, b0],
-        }
-    }
-
-    /// Reads the address from the first six bytes of `buf`, least
-    /// significant byte first, as the `AdvA` field of an advertising PDU
-    /// carries it.
-    pub fn decode_le(buf: &[u8]) -> Result<Self, Error> {
-        match buf.first_chunk::<6>() {
-            Some(le) => Ok(Self::from_le_bytes(*le)),
-            None => Err(Error::TooShort {
-                what: "device address",
-                need: Self::LEN,
-                got: buf.len(),
-            }),
-        }
-    }
-
-    /// The bytes most significant first.
-    #[must_use]
-    pub const fn to_be_bytes(self) -> [u8; 6] {
-        self.be
-    }
-
-    /// The bytes least significant first, as on the air.
-    #[must_use]
-    pub const fn to_le_bytes(self) -> [u8; 6] {
-        let [b0, b1, b2, b3, b4, b5] = self.be;
-        [b5, b4, b3, b2, b1, b0]
-    }
-
-    /// The upper 24 bits, most significant byte first: `prand` in a
-    /// resolvable private address.
-    #[must_use]
-    pub const fn prand(self) -> [u8; 3] {
-        let [a, b, c, ..] = self.be;
-        [a, b, c]
-    }
-
-    /// The lower 24 bits, most significant byte first: `hash` in a
-    /// resolvable private address.
-    #[must_use]
-    pub const fn hash(self) -> [u8; 3] {
-        let [.., d, e, f] = self.be;
-        [d, e, f]
-    }
-}
-
-impl fmt::Display for DeviceAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [b0, b1, b2, b3, b4, b5] = self.be;
-        write!(f, "{b0:02X}:{b1:02X}:{b2:02X}:{b3:02X}:{b4:02X}:{b5:02X}")
-    }
-}
+use crate::ll::ADDRESS_LEN;
+pub use crate::ll::{AddressType, DeviceAddress};
 
 /// An identity resolving key, distributed by a phone when it bonds.
 ///
@@ -178,14 +96,12 @@ pub fn ah(irk: &Irk, prand: [u8; 3]) -> [u8; 3] {
     [a, b, c]
 }
 
-/// Whether `addr` has the form of a resolvable private address: the top two
-/// bits of its most significant byte are `0b01`.
-///
-/// Only meaningful for a random address (`TxAdd` set in the PDU header); a
-/// public address may carry any bits.
+/// Whether `addr` has the form of a resolvable private address: a random
+/// address (`TxAdd` set in the PDU header) whose top two bits are `0b01`.
+/// A public address may carry any bits there.
 #[must_use]
 pub const fn is_resolvable(addr: DeviceAddress) -> bool {
-    addr.be[0] >> 6 == 0b01
+    matches!(addr.kind, AddressType::Random) && addr.bytes[ADDRESS_LEN - 1] >> 6 == 0b01
 }
 
 /// Whether `addr` is a resolvable private address generated with `irk`.

@@ -1,6 +1,8 @@
 //! Resolvable private address hashing against the Core specification.
 
-use aisle_protocol::rpa::{DeviceAddress, Irk, ah, is_resolvable, resolve};
+use aisle_protocol::rpa::{AddressType, DeviceAddress, Irk, ah, is_resolvable, resolve};
+
+const RANDOM: AddressType = AddressType::Random;
 use proptest::prelude::*;
 
 // Core spec v5.4, Vol 3 Part H, Appendix D.7 "ah random address hash
@@ -24,7 +26,7 @@ fn core_spec_vol3_part_h_appendix_d_ah() {
 #[test]
 fn core_spec_vol3_part_h_appendix_d_address_resolves() {
     let irk = Irk::from_be_bytes(SPEC_IRK);
-    let addr = DeviceAddress::decode_le(&SPEC_ADDRESS_ON_AIR).unwrap();
+    let addr = DeviceAddress::decode_le(RANDOM, &SPEC_ADDRESS_ON_AIR).unwrap();
     assert_eq!(addr.to_string(), "70:81:94:0D:FB:AA");
     assert_eq!(addr.prand(), SPEC_PRAND);
     assert_eq!(addr.hash(), SPEC_HASH);
@@ -53,27 +55,35 @@ fn irk_debug_hides_the_key() {
 fn other_irk_does_not_resolve() {
     let mut other = SPEC_IRK;
     other[15] ^= 1;
-    let addr = DeviceAddress::from_le_bytes(SPEC_ADDRESS_ON_AIR);
+    let addr = DeviceAddress::from_le_bytes(RANDOM, SPEC_ADDRESS_ON_AIR);
     assert!(!resolve(&Irk::from_be_bytes(other), addr));
 }
 
 #[test]
 fn address_types_other_than_resolvable_are_refused() {
     let irk = Irk::from_be_bytes(SPEC_IRK);
-    let be = DeviceAddress::from_le_bytes(SPEC_ADDRESS_ON_AIR).to_be_bytes();
+    let be = DeviceAddress::from_le_bytes(RANDOM, SPEC_ADDRESS_ON_AIR).to_be_bytes();
     // Static random (0b11), non-resolvable private (0b00) and the reserved 0b10.
     for top in [0b11u8, 0b00, 0b10] {
         let mut other = be;
         other[0] = (other[0] & 0x3f) | (top << 6);
-        let addr = DeviceAddress::from_be_bytes(other);
+        let addr = DeviceAddress::from_be_bytes(RANDOM, other);
         assert!(!is_resolvable(addr));
         assert!(!resolve(&irk, addr));
     }
 }
 
 #[test]
+fn a_public_address_is_never_resolvable() {
+    let irk = Irk::from_be_bytes(SPEC_IRK);
+    let addr = DeviceAddress::from_le_bytes(AddressType::Public, SPEC_ADDRESS_ON_AIR);
+    assert!(!is_resolvable(addr));
+    assert!(!resolve(&irk, addr));
+}
+
+#[test]
 fn short_address_is_refused() {
-    let err = DeviceAddress::decode_le(&SPEC_ADDRESS_ON_AIR[..5]).unwrap_err();
+    let err = DeviceAddress::decode_le(RANDOM, &SPEC_ADDRESS_ON_AIR[..5]).unwrap_err();
     assert_eq!(
         err,
         aisle_protocol::Error::TooShort {
@@ -90,9 +100,9 @@ proptest! {
         let irk = Irk::from_be_bytes(irk);
         let prand = [(random[0] & 0x3f) | 0x40, random[1], random[2]];
         let [h0, h1, h2] = ah(&irk, prand);
-        let addr = DeviceAddress::from_be_bytes([prand[0], prand[1], prand[2], h0, h1, h2]);
+        let addr = DeviceAddress::from_be_bytes(RANDOM, [prand[0], prand[1], prand[2], h0, h1, h2]);
         prop_assert!(resolve(&irk, addr));
-        prop_assert_eq!(DeviceAddress::from_le_bytes(addr.to_le_bytes()), addr);
+        prop_assert_eq!(DeviceAddress::from_le_bytes(RANDOM, addr.bytes), addr);
     }
 
     #[test]
@@ -105,13 +115,13 @@ proptest! {
         let prand = [(random[0] & 0x3f) | 0x40, random[1], random[2]];
         let mut hash = ah(&irk, prand);
         hash[bit / 8] ^= 1 << (bit % 8);
-        let addr = DeviceAddress::from_be_bytes([prand[0], prand[1], prand[2], hash[0], hash[1], hash[2]]);
+        let addr = DeviceAddress::from_be_bytes(RANDOM, [prand[0], prand[1], prand[2], hash[0], hash[1], hash[2]]);
         prop_assert!(!resolve(&irk, addr));
     }
 
     #[test]
     fn decoding_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..12)) {
-        let decoded = DeviceAddress::decode_le(&buf);
+        let decoded = DeviceAddress::decode_le(RANDOM, &buf);
         prop_assert_eq!(decoded.is_ok(), buf.len() >= 6);
     }
 }

@@ -138,18 +138,33 @@ impl FrameKind {
     }
 }
 
+impl FrameKind {
+    /// The kind a one-byte code stands for, if any.
+    #[must_use]
+    pub const fn from_code(code: u8) -> Option<Self> {
+        if (code as usize) < FrameKind::ALL.len() {
+            Some(FrameKind::ALL[code as usize])
+        } else {
+            None
+        }
+    }
+
+    /// The one-byte code.
+    #[must_use]
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+}
+
 impl TryFrom<u8> for FrameKind {
     type Error = Error;
 
     fn try_from(code: u8) -> Result<Self, Error> {
-        FrameKind::ALL
-            .get(usize::from(code))
-            .copied()
-            .ok_or(Error::InvalidValue {
-                what: "frame kind",
-                offset: 0,
-                value: code.into(),
-            })
+        FrameKind::from_code(code).ok_or(Error::InvalidValue {
+            what: "frame kind",
+            offset: 0,
+            value: u32::from(code),
+        })
     }
 }
 

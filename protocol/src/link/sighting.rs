@@ -8,6 +8,7 @@ use core::iter::FusedIterator;
 use super::MAX_BODY_LEN;
 use super::wire::{Reader, Writer};
 use crate::Error;
+pub use crate::beacon::FrameKind;
 use crate::ll::{ADDRESS_LEN, AddressType, Channel, DeviceAddress};
 
 /// Longest identity an entry carries. The longest identities Aisle decodes
@@ -29,66 +30,6 @@ const BATCH_HEADER_LEN: usize = 10;
 /// batch header. A [`BatchWriter`] never fills beyond this, so a full batch
 /// always fits a frame.
 pub const MAX_BATCH_ENTRIES_LEN: usize = MAX_BODY_LEN - BATCH_HEADER_LEN;
-
-/// What kind of advertisement a sighting was, as a one-byte code.
-///
-/// The code decides how [`Sighting::identity`] reads: see the table in the
-/// [module documentation](super).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[repr(u8)]
-pub enum FrameKind {
-    /// Nothing Aisle recognises.
-    Other = 0,
-    /// Apple iBeacon.
-    IBeacon = 1,
-    /// AltBeacon.
-    AltBeacon = 2,
-    /// Eddystone-UID.
-    EddystoneUid = 3,
-    /// Eddystone-URL.
-    EddystoneUrl = 4,
-    /// Eddystone-TLM (telemetry).
-    EddystoneTlm = 5,
-    /// Eddystone-EID (rotating identifier).
-    EddystoneEid = 6,
-    /// Exposure Notification (service 0xFD6F).
-    ExposureNotification = 7,
-    /// Other Apple manufacturer data (Continuity, Find My).
-    Apple = 8,
-    /// Microsoft manufacturer data (Swift Pair, Connected Devices Platform).
-    Microsoft = 9,
-    /// Another Aisle shelf node.
-    AisleNode = 10,
-}
-
-impl FrameKind {
-    /// The kind a code stands for, if any.
-    #[must_use]
-    pub const fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            0 => Self::Other,
-            1 => Self::IBeacon,
-            2 => Self::AltBeacon,
-            3 => Self::EddystoneUid,
-            4 => Self::EddystoneUrl,
-            5 => Self::EddystoneTlm,
-            6 => Self::EddystoneEid,
-            7 => Self::ExposureNotification,
-            8 => Self::Apple,
-            9 => Self::Microsoft,
-            10 => Self::AisleNode,
-            _ => return None,
-        })
-    }
-
-    /// The one-byte code.
-    #[must_use]
-    pub const fn code(self) -> u8 {
-        self as u8
-    }
-}
 
 /// Signal strength over a window, in dBm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

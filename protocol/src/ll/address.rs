@@ -45,6 +45,56 @@ impl DeviceAddress {
         let bytes = buf.get(..ADDRESS_LEN)?.try_into().ok()?;
         Some(Self { kind, bytes })
     }
+
+    /// From bytes least significant first, as the address travels in an
+    /// advertising PDU (`AdvA`) and over HCI.
+    #[must_use]
+    pub const fn from_le_bytes(kind: AddressType, bytes: [u8; ADDRESS_LEN]) -> Self {
+        Self { kind, bytes }
+    }
+
+    /// From bytes most significant first, as the address is printed.
+    #[must_use]
+    pub const fn from_be_bytes(kind: AddressType, be: [u8; ADDRESS_LEN]) -> Self {
+        let [b0, b1, b2, b3, b4, b5] = be;
+        Self {
+            kind,
+            bytes: [b5, b4, b3, b2, b1, b0],
+        }
+    }
+
+    /// Reads the address from the first six bytes of `buf`, least
+    /// significant byte first.
+    pub fn decode_le(kind: AddressType, buf: &[u8]) -> Result<Self, crate::Error> {
+        Self::read(kind, buf).ok_or(crate::Error::TooShort {
+            what: "device address",
+            need: ADDRESS_LEN,
+            got: buf.len(),
+        })
+    }
+
+    /// The bytes most significant first.
+    #[must_use]
+    pub const fn to_be_bytes(self) -> [u8; ADDRESS_LEN] {
+        let [b0, b1, b2, b3, b4, b5] = self.bytes;
+        [b5, b4, b3, b2, b1, b0]
+    }
+
+    /// The upper 24 bits, most significant byte first: `prand` in a
+    /// resolvable private address.
+    #[must_use]
+    pub const fn prand(self) -> [u8; 3] {
+        let [.., d, e, f] = self.bytes;
+        [f, e, d]
+    }
+
+    /// The lower 24 bits, most significant byte first: `hash` in a
+    /// resolvable private address.
+    #[must_use]
+    pub const fn hash(self) -> [u8; 3] {
+        let [a, b, c, ..] = self.bytes;
+        [c, b, a]
+    }
 }
 
 impl fmt::Display for DeviceAddress {
