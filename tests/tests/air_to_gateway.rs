@@ -109,7 +109,7 @@ fn a_phone_advert_is_heard_batched_sent_and_resolved_to_its_shopper() {
                     open_frame(&NODE_KEY, Direction::NodeToGateway, &mut guard, frame)
                 {
                     assert_eq!(header.node_id, 7);
-                    for s in b.iter() {
+                    for s in &b {
                         let s = s.unwrap();
                         opened.push((s.kind, s.identity.to_vec(), s.rssi.mean));
                     }
