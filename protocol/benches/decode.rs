@@ -104,7 +104,7 @@ fn decode_resolve(c: &mut Criterion) {
             (ad, n)
         })
         .collect();
-    let resolved = adverts
+    let hits = adverts
         .iter()
         .filter(|(ad, len)| match Frame::classify(&ad[..*len]) {
             Ok(Frame::EddystoneEid(e)) => resolver.lookup(Eid::new(e.eid)).is_some(),
