@@ -485,7 +485,43 @@ fn beacon_payloads_carry_ids_as_hex() {
     assert!(serde_json::from_value::<EddystoneUid>(bad).is_err());
 }
 
+#[test]
+fn identity_parses_its_display_form() {
+    let id: Identity = "ibeacon:426c7565436861726d426561636f6e730efe1355"
+        .parse()
+        .unwrap();
+    assert_eq!(id.kind(), FrameKind::IBeacon);
+    assert_eq!(id.as_bytes().len(), 20);
+    assert!(matches!(
+        "nope:00".parse::<Identity>(),
+        Err(Error::WrongKind { .. })
+    ));
+    assert_eq!(
+        "eddystone_eid:0g".parse::<Identity>(),
+        Err(Error::InvalidValue {
+            what: "identity hex digit",
+            offset: 15,
+            value: u32::from(b'g')
+        })
+    );
+    assert!(matches!(
+        "ibeacon:abc".parse::<Identity>(),
+        Err(Error::TooLong { .. })
+    ));
+}
+
 proptest! {
+    #[test]
+    fn identity_display_parse_round_trip(kind in 0u8..11, bytes in prop::collection::vec(any::<u8>(), 0..=20)) {
+        let id = Identity::new(FrameKind::from_code(kind).unwrap(), &bytes).unwrap();
+        prop_assert_eq!(id.to_string().parse::<Identity>(), Ok(id));
+    }
+
+    #[test]
+    fn identity_parse_never_panics(s in "\\PC{0,50}") {
+        let _ = s.parse::<Identity>();
+    }
+
     #[test]
     fn uuid_parse_never_panics(s in "\\PC{0,40}") {
         let _ = s.parse::<Uuid>();

@@ -233,6 +233,46 @@ impl fmt::Display for Identity {
     }
 }
 
+/// Parses the `kind:hex` form [`Identity`] displays as.
+impl core::str::FromStr for Identity {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let (kind, hex) = s.split_once(':').ok_or(Error::WrongKind {
+            expected: "an identity written kind:hex",
+        })?;
+        let kind = FrameKind::ALL
+            .into_iter()
+            .find(|k| k.name() == kind)
+            .ok_or(Error::WrongKind {
+                expected: "a frame kind name such as ibeacon or eddystone_uid",
+            })?;
+        let digits = hex.as_bytes();
+        if digits.len() % 2 != 0 || digits.len() / 2 > Self::MAX_LEN {
+            return Err(Error::TooLong {
+                what: "identity hex",
+                max: 2 * Self::MAX_LEN,
+                got: digits.len(),
+            });
+        }
+        let mut bytes = [0u8; Self::MAX_LEN];
+        for (i, pair) in digits.chunks_exact(2).enumerate() {
+            let digit = |at: usize| {
+                let c = pair[at];
+                char::from(c).to_digit(16).ok_or(Error::InvalidValue {
+                    what: "identity hex digit",
+                    offset: kind.name().len() + 1 + 2 * i + at,
+                    value: c.into(),
+                })
+            };
+            #[allow(clippy::cast_possible_truncation)] // two hex digits
+            let byte = (digit(0)? << 4 | digit(1)?) as u8;
+            bytes[i] = byte;
+        }
+        Identity::new(kind, &bytes[..digits.len() / 2])
+    }
+}
+
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Identity({self})")
