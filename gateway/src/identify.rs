@@ -233,15 +233,12 @@ impl Identifier {
             Some(id) => self.beacons.get(&id),
             None => None,
         };
-        Ok(match known {
-            Some(name) => {
-                self.counts.known += 1;
-                Identified::Known(name)
-            }
-            None => {
-                self.counts.anonymous[usize::from(kind.code())] += 1;
-                Identified::Anonymous(kind)
-            }
+        Ok(if let Some(name) = known {
+            self.counts.known += 1;
+            Identified::Known(name)
+        } else {
+            self.counts.anonymous[usize::from(kind.code())] += 1;
+            Identified::Anonymous(kind)
         })
     }
 
