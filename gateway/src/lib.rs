@@ -8,3 +8,4 @@
 pub mod inspect;
 pub mod layout;
 pub mod record;
+pub mod sim;
