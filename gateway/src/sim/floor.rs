@@ -110,6 +110,35 @@ impl FloorGrid {
             .filter(|&c| self.is_free(c))
     }
 
+    /// Blocks every free cell that cannot be walked to from `from` (a free
+    /// point), so that any two free cells left are joined by a path.
+    pub fn keep_reachable(&mut self, from: Point) {
+        let Some(start) = self.cell_of(from).filter(|&c| self.is_free(c)) else {
+            self.free.fill(false);
+            return;
+        };
+        let mut seen = vec![false; self.free.len()];
+        seen[start.1 * self.cols + start.0] = true;
+        let mut stack = vec![start];
+        while let Some((c, r)) = stack.pop() {
+            for (dc, dr) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+                let (Some(c), Some(r)) = (c.checked_add_signed(dc), r.checked_add_signed(dr))
+                else {
+                    continue;
+                };
+                if c < self.cols
+                    && r < self.rows
+                    && self.is_free((c, r))
+                    && !seen[r * self.cols + c]
+                {
+                    seen[r * self.cols + c] = true;
+                    stack.push((c, r));
+                }
+            }
+        }
+        self.free = seen;
+    }
+
     /// Centres of the free cells inside a zone: places a shopper may stop.
     #[must_use]
     pub fn spots_in(&self, zone: &Zone) -> Vec<Point> {
@@ -291,5 +320,30 @@ mod tests {
             assert!(!spots.is_empty(), "{}", z.id);
             assert!(grid.path(entrance, spots[0]).is_some(), "{}", z.id);
         }
+    }
+
+    #[test]
+    fn floor_behind_a_wall_is_cut_off() {
+        let mut plan = FloorPlan::demo();
+        // A wall across the store just above the front aisle.
+        plan.shelves
+            .push(crate::sim::store::Shelf::new(0.0, 4.0, 20.0, 4.4));
+        let mut grid = FloorGrid::new(&plan);
+        let (front, back) = (Point::new(9.0, 2.5), Point::new(9.0, 8.0));
+        assert!(grid.is_walkable(back));
+        grid.keep_reachable(front);
+        assert!(grid.is_walkable(front));
+        assert!(!grid.is_walkable(back));
+        assert!(
+            grid.spots_in(plan.layout.zone("aisle-2").unwrap())
+                .is_empty()
+        );
+        assert!(matches!(
+            crate::sim::walk::Planner::new(&FloorPlan {
+                checkout: Some("meat-counter".into()),
+                ..plan
+            }),
+            Err(crate::sim::walk::PlanError::Unreachable(z)) if z == "meat-counter"
+        ));
     }
 }

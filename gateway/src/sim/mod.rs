@@ -175,6 +175,8 @@ struct Shopper {
     trip: Trip,
     device: Arc<str>,
     rng: Pcg64Mcg,
+    /// The phone's transmit power over the nominal, dB.
+    phone_offset: f64,
     /// Shadowing of the link to each anchor, dB.
     shadows: Vec<f64>,
     /// Position and time (ms) of the last packet.
@@ -273,6 +275,7 @@ impl Simulator {
                     kind: DueKind::Truth,
                     shopper: i,
                 }));
+                let phone_offset = radio.phone_offset(&mut rng);
                 let shadows = (0..radio.anchors())
                     .map(|_| radio.initial_shadow(&mut rng))
                     .collect();
@@ -280,6 +283,7 @@ impl Simulator {
                     trip,
                     device: device.into(),
                     rng,
+                    phone_offset,
                     shadows,
                     last: None,
                     arrived: false,
@@ -428,10 +432,14 @@ impl Simulator {
         };
         shopper.last = Some((pose.position, due.ms));
         for (anchor, shadow) in shopper.shadows.iter_mut().enumerate() {
-            if let Some(rssi) = self
-                .radio
-                .receive(anchor, &pose, shadow, carry, &mut shopper.rng)
-            {
+            if let Some(rssi) = self.radio.receive(
+                anchor,
+                &pose,
+                shopper.phone_offset,
+                shadow,
+                carry,
+                &mut shopper.rng,
+            ) {
                 self.pending.push_back(Event::Sighting(Sighting {
                     ts,
                     anchor: self.anchors[anchor].clone(),

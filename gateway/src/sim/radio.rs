@@ -7,6 +7,7 @@
 //!      - body                    the shopper's body between phone and anchor
 //!      + shadow                  slow, correlated log-normal shadowing
 //!      + fade                    fast Rician fading, new every packet
+//!      + phone                   the phone model's transmit power, fixed per phone
 //! ```
 //!
 //! The shadowing of each (shopper, anchor) link is an AR(1) process: it
@@ -54,6 +55,9 @@ pub struct RadioConfig {
     pub fade_margin_db: f64,
     /// Height of the phone, metres.
     pub phone_height_m: f64,
+    /// Standard deviation of phones' transmit power about the nominal, dB:
+    /// phone models differ by several dB, and a localiser has to live with it.
+    pub phone_offset_sigma_db: f64,
     /// Height of anchors that do not give theirs, metres.
     pub anchor_height_m: f64,
 }
@@ -73,6 +77,7 @@ impl Default for RadioConfig {
             capture: 0.7,
             fade_margin_db: 3.0,
             phone_height_m: 1.2,
+            phone_offset_sigma_db: 2.0,
             anchor_height_m: 2.0,
         }
     }
@@ -178,6 +183,11 @@ impl RadioModel {
         self.config.body_loss_db * (-cos).max(0.0)
     }
 
+    /// A phone's transmit power over the nominal, dB.
+    pub fn phone_offset(&self, rng: &mut impl Rng) -> f64 {
+        self.config.phone_offset_sigma_db * rng.sample::<f64, _>(StandardNormal)
+    }
+
     /// A link's first shadowing value, dB.
     pub fn initial_shadow(&self, rng: &mut impl Rng) -> f64 {
         self.config.shadowing_sigma_db * rng.sample::<f64, _>(StandardNormal)
@@ -195,13 +205,14 @@ impl RadioModel {
         }
     }
 
-    /// One packet from a phone at `pose` to an anchor: the RSSI the anchor
-    /// reports (whole dBm), or none when the packet is not heard. Steps the
-    /// link's shadowing `shadow` on.
+    /// One packet from a phone at `pose`, sending `phone_offset` dB over the
+    /// nominal, to an anchor: the RSSI the anchor reports (whole dBm), or none
+    /// when the packet is not heard. Steps the link's shadowing `shadow` on.
     pub fn receive(
         &self,
         anchor: usize,
         pose: &Pose,
+        phone_offset: f64,
         shadow: &mut f64,
         carry: Carry,
         rng: &mut impl Rng,
@@ -209,7 +220,9 @@ impl RadioModel {
         let c = &self.config;
         let n: f64 = rng.sample(StandardNormal);
         *shadow = carry.rho * *shadow + carry.fresh * c.shadowing_sigma_db * n;
-        let slow = self.mean_rssi(anchor, pose.position) - self.body_loss(anchor, pose) + *shadow;
+        let slow = self.mean_rssi(anchor, pose.position) - self.body_loss(anchor, pose)
+            + phone_offset
+            + *shadow;
         // A Rician fade rarely adds more than 10 dB: skip the draws for
         // packets that could not reach the floor anyway.
         if slow < c.sensitivity_dbm - 20.0 {
@@ -286,7 +299,7 @@ mod tests {
         let (mut sum, mut heard) = (0.0, 0);
         for _ in 0..packets {
             let mut shadow = 0.0;
-            if let Some(r) = model.receive(0, pose, &mut shadow, Carry::NONE, &mut rng) {
+            if let Some(r) = model.receive(0, pose, 0.0, &mut shadow, Carry::NONE, &mut rng) {
                 sum += r;
                 heard += 1;
             }
@@ -337,7 +350,7 @@ mod tests {
         let mut shadow = 0.0;
         for i in 0..20_000 {
             let pose = facing(30.0 + f64::from(i % 20));
-            if let Some(r) = model.receive(0, &pose, &mut shadow, Carry::NONE, &mut rng) {
+            if let Some(r) = model.receive(0, &pose, 0.0, &mut shadow, Carry::NONE, &mut rng) {
                 assert!(r >= -95.0, "{r}");
                 assert!((r - r.round()).abs() < 1e-9, "{r}");
                 heard += 1;
@@ -376,7 +389,7 @@ mod tests {
         let mut prev = shadow;
         let (mut sxy, mut sxx) = (0.0, 0.0);
         for _ in 0..50_000 {
-            let _ = model.receive(0, &facing(3.0), &mut shadow, carry, &mut rng);
+            let _ = model.receive(0, &facing(3.0), 0.0, &mut shadow, carry, &mut rng);
             sxy += prev * shadow;
             sxx += prev * prev;
             prev = shadow;

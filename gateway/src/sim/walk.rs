@@ -8,7 +8,7 @@
 use rand::{Rng, RngExt};
 
 use super::floor::FloorGrid;
-use super::store::FloorPlan;
+use super::store::{FloorPlan, Shelf};
 use crate::layout::Point;
 
 /// Walking speeds of shoppers, m/s: a browsing pace, slower than the usual
@@ -147,6 +147,7 @@ fn unit(a: Point, b: Point) -> (f64, f64) {
 #[derive(Debug, Clone)]
 pub struct Planner {
     grid: FloorGrid,
+    shelves: Vec<Shelf>,
     entrance: Point,
     exit: Point,
     /// Shopping-list zones with the free spots in each, in store order.
@@ -160,8 +161,8 @@ pub enum PlanError {
     /// Shelves and walls leave no floor.
     #[error("the floor plan leaves no room to walk")]
     NoFloor,
-    /// A door or zone cannot be reached from the entrance.
-    #[error("{0} cannot be reached from the entrance")]
+    /// The checkout zone has no floor that can be reached from the entrance.
+    #[error("zone {0:?} cannot be reached from the entrance")]
     Unreachable(String),
 }
 
@@ -169,19 +170,14 @@ impl Planner {
     /// Rasterises the plan and finds where shoppers can stand in each zone.
     /// Zones without free floor (or out of reach) are left off lists.
     pub fn new(plan: &FloorPlan) -> Result<Self, PlanError> {
-        let grid = FloorGrid::new(plan);
+        let mut grid = FloorGrid::new(plan);
         let entrance = grid.snap(plan.entrance).ok_or(PlanError::NoFloor)?;
+        // Floor cut off from the entrance (behind a counter, say) is no
+        // floor to shoppers; after this every free cell can reach every other.
+        grid.keep_reachable(entrance);
         let exit = grid.snap(plan.exit).ok_or(PlanError::NoFloor)?;
-        if grid.path(entrance, exit).is_none() {
-            return Err(PlanError::Unreachable("the exit".into()));
-        }
         let spots = |id: &str| {
-            let zone = plan.layout.zone(id)?;
-            let spots: Vec<Point> = grid
-                .spots_in(zone)
-                .into_iter()
-                .filter(|&p| grid.path(entrance, p).is_some())
-                .collect();
+            let spots = grid.spots_in(plan.layout.zone(id)?);
             (!spots.is_empty()).then(|| (id.to_owned(), spots))
         };
         let checkout = match plan.checkout.as_deref() {
@@ -204,6 +200,7 @@ impl Planner {
         });
         Ok(Planner {
             grid,
+            shelves: plan.shelves.clone(),
             entrance,
             exit,
             stops,
@@ -215,6 +212,21 @@ impl Planner {
     #[must_use]
     pub fn grid(&self) -> &FloorGrid {
         &self.grid
+    }
+
+    /// Which way a shopper standing at `p` faces: towards the nearest shelf
+    /// within reach, goods in hand and phone between them and the shelf.
+    fn facing_shelf(&self, p: Point) -> Option<(f64, f64)> {
+        const REACH: f64 = 1.5;
+        self.shelves
+            .iter()
+            .map(|s| {
+                let near = Point::new(p.x.clamp(s.min.x, s.max.x), p.y.clamp(s.min.y, s.max.y));
+                (p.distance(near), near)
+            })
+            .filter(|&(d, _)| d > 0.0 && d <= REACH)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, near)| unit(p, near))
     }
 
     /// Plans one shopper's trip, arriving `arrival` seconds into the run.
@@ -271,6 +283,7 @@ impl Planner {
             t += length / leg_speed;
             at = spot;
             if let Some(pause) = pause {
+                heading = self.facing_shelf(at).unwrap_or(heading);
                 legs.push(Leg {
                     start: t,
                     activity: Activity::Stand { at, heading },
@@ -394,5 +407,28 @@ mod tests {
             sorted.sort_unstable();
             assert_eq!(ranks, sorted, "{:?}", trip.visits);
         }
+    }
+
+    #[test]
+    fn shoppers_face_the_shelf_they_stop_at() {
+        let (plan, trips) = trips(40, 11);
+        let aisles: Vec<_> = ["aisle-1", "aisle-2", "aisle-3"]
+            .iter()
+            .map(|id| plan.layout.zone(id).unwrap())
+            .collect();
+        let mut standing = 0;
+        for trip in &trips {
+            let mut t = trip.arrival();
+            while t <= trip.departure() {
+                let pose = trip.pose_at(t).unwrap();
+                if !pose.walking && aisles.iter().any(|z| z.contains(pose.position)) {
+                    // Gondolas run along y: facing one is facing east or west.
+                    assert!(pose.heading.0.abs() > 0.99, "{pose:?}");
+                    standing += 1;
+                }
+                t += 1.0;
+            }
+        }
+        assert!(standing > 100, "{standing}");
     }
 }
