@@ -260,7 +260,10 @@ impl Simulator {
         let shoppers = (0..config.shoppers)
             .map(|i| {
                 let mut rng = Pcg64Mcg::seed_from_u64(mix(config.seed, i as u64));
-                let arrival = rng.random_range(0.0..=config.arrival_share) * to_s(end_ms);
+                // Whole milliseconds, as every time in the run.
+                let arrival = to_s(to_ms(
+                    rng.random_range(0.0..=config.arrival_share) * to_s(end_ms),
+                ));
                 let device = format!("shopper-{i:04}");
                 let trip = planner.trip(device.clone(), arrival, &mut rng);
                 let first_packet =

@@ -193,3 +193,33 @@ fn an_open_layout_simulates_too() {
     .unwrap();
     assert!(sim.filter(|e| matches!(e, Event::Sighting(_))).count() > 1_000);
 }
+
+#[test]
+fn a_layout_without_zones_still_has_shoppers_walking_about() {
+    let mut layout = store::demo_layout();
+    layout.zones.clear();
+    let sim = Simulator::new(
+        layout,
+        SimConfig {
+            shoppers: 5,
+            minutes: 5.0,
+            arrival_share: 0.0,
+            ..SimConfig::default()
+        },
+    )
+    .unwrap();
+    for trip in sim.trips() {
+        assert!(trip.visits.is_empty());
+        assert!(trip.departure() - trip.arrival() > 10.0, "{trip:?}");
+    }
+    let mut seen = HashSet::new();
+    for e in sim {
+        if let Event::Truth(t) = e {
+            assert_eq!(t.zone, None);
+            // Half-metre squares of a 20 x 14 m floor.
+            #[allow(clippy::cast_possible_truncation)]
+            seen.insert(((t.x * 2.0).round() as i64, (t.y * 2.0).round() as i64));
+        }
+    }
+    assert!(seen.len() > 50, "{}", seen.len());
+}

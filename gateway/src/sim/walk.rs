@@ -65,7 +65,8 @@ struct Leg {
 pub struct Trip {
     /// The shopper's phone, as sightings name it.
     pub device: String,
-    /// Zones on the shopping list in the order visited, the checkout last.
+    /// Zones on the shopping list in the order visited, the checkout last
+    /// (if the store has one).
     pub visits: Vec<String>,
     legs: Vec<Leg>,
     departure: f64,
@@ -150,7 +151,8 @@ pub struct Planner {
     shelves: Vec<Shelf>,
     entrance: Point,
     exit: Point,
-    /// Shopping-list zones with the free spots in each, in store order.
+    /// Shopping-list zones with the free spots in each, in store order; a
+    /// store without such zones has one unnamed stop: the whole floor.
     stops: Vec<(String, Vec<Point>)>,
     checkout: Option<(String, Vec<Point>)>,
 }
@@ -198,6 +200,20 @@ impl Planner {
             let c = |id: &str| plan.layout.zone(id).map_or(0.0, |z| progress(z.centroid()));
             c(&a.0).total_cmp(&c(&b.0))
         });
+        if stops.is_empty() {
+            // A layout without zones to shop in: stop anywhere on the floor.
+            let anywhere = grid.spots_in(&crate::layout::Zone {
+                id: String::new(),
+                name: None,
+                polygon: vec![
+                    [plan.floor.min.x, plan.floor.min.y],
+                    [plan.floor.max.x, plan.floor.min.y],
+                    [plan.floor.max.x, plan.floor.max.y],
+                    [plan.floor.min.x, plan.floor.max.y],
+                ],
+            });
+            stops.push((String::new(), anywhere));
+        }
         Ok(Planner {
             grid,
             shelves: plan.shelves.clone(),
@@ -233,14 +249,20 @@ impl Planner {
     pub fn trip(&self, device: String, arrival: f64, rng: &mut impl Rng) -> Trip {
         let speed = rng.random_range(SPEED);
         // Draw the list as a partial shuffle, then walk it in store order.
-        let want = rng.random_range(LIST_LEN).min(self.stops.len());
-        let mut order: Vec<usize> = (0..self.stops.len()).collect();
-        for i in 0..want {
-            let j = rng.random_range(i..order.len());
-            order.swap(i, j);
-        }
-        order.truncate(want);
-        order.sort_unstable();
+        let want = rng.random_range(LIST_LEN);
+        let order: Vec<usize> = if self.stops[0].0.is_empty() {
+            // The floor as one unnamed stop: several places on it.
+            vec![0; want]
+        } else {
+            let mut order: Vec<usize> = (0..self.stops.len()).collect();
+            for i in 0..want.min(order.len()) {
+                let j = rng.random_range(i..order.len());
+                order.swap(i, j);
+            }
+            order.truncate(want);
+            order.sort_unstable();
+            order
+        };
 
         let mut targets: Vec<(String, Point, Option<f64>)> = order
             .iter()
@@ -289,7 +311,9 @@ impl Planner {
                     activity: Activity::Stand { at, heading },
                 });
                 t += pause;
-                visits.push(zone);
+                if !zone.is_empty() {
+                    visits.push(zone);
+                }
             }
         }
         Trip {
