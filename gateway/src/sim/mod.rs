@@ -252,6 +252,7 @@ impl Simulator {
                 config.start_ts
             )));
         }
+        config.radio.check().map_err(SimError::Config)?;
         let planner = Planner::new(&plan)?;
         let radio = RadioModel::new(&plan.layout, config.radio.clone());
         let end_ms = to_ms(config.minutes * 60.0);

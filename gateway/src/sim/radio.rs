@@ -83,6 +83,44 @@ impl Default for RadioConfig {
     }
 }
 
+impl RadioConfig {
+    /// Checks every parameter is in a range the model makes sense for; the
+    /// error names the parameter.
+    pub fn check(&self) -> Result<(), String> {
+        let ranges: [(&str, f64, std::ops::RangeInclusive<f64>); 13] = [
+            ("rssi_at_1m", self.rssi_at_1m, -120.0..=20.0),
+            ("path_loss_exponent", self.path_loss_exponent, 1.0..=6.0),
+            ("shadowing_sigma_db", self.shadowing_sigma_db, 0.0..=20.0),
+            (
+                "shadowing_distance_m",
+                self.shadowing_distance_m,
+                0.01..=1e3,
+            ),
+            ("shadowing_time_s", self.shadowing_time_s, 0.01..=1e6),
+            ("rician_k", self.rician_k, 0.0..=1e3),
+            ("body_loss_db", self.body_loss_db, 0.0..=40.0),
+            ("sensitivity_dbm", self.sensitivity_dbm, -127.0..=0.0),
+            ("capture", self.capture, 0.0..=1.0),
+            ("fade_margin_db", self.fade_margin_db, 0.01..=40.0),
+            ("phone_height_m", self.phone_height_m, 0.0..=10.0),
+            ("anchor_height_m", self.anchor_height_m, 0.0..=20.0),
+            (
+                "phone_offset_sigma_db",
+                self.phone_offset_sigma_db,
+                0.0..=20.0,
+            ),
+        ];
+        match ranges.iter().find(|(_, v, r)| !r.contains(v)) {
+            Some((name, v, r)) => Err(format!(
+                "radio.{name}: {v} is not in {}..={}",
+                r.start(),
+                r.end()
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct AnchorRadio {
     x: f64,

@@ -5,18 +5,18 @@
 //! 20 x 14 m that `aisle demo` and `aisle simulate` use by default:
 //!
 //! ```text
-//!  y=14 +-------------------------------------------+
-//!       |                        |== meat counter ==|
-//!       |   back aisle            [ meat-counter ]  |
-//!  y=11 |        +--+      +--+      +--+  +--+     |
-//!       | bakery |S1| a-1  |S2| a-2  |S3|a3|S4| produce
-//!       |        |  |      |  |      |  |  |  |     |
-//!  y=4.5|        +--+      +--+      +--+  +--+     |
-//!       |  front aisle                              |
-//!  y=3.5| [ entrance ]      exit      [ checkout ]  |
-//!       |  door                         == tills == |
-//!  y=0  +-------------------------------------------+
-//!       x=0                                       x=20
+//!  y=14 +------------------------------------------+
+//!       |                          [=meat counter=]|
+//!       |  back aisle                meat-counter  |
+//!  y=11 |         +-+     +-+     +-+     +-+      |
+//!       | bakery  | | a-1 | | a-2 | | a-3 | | produce
+//!       |         | |     | |     | |     | |      |
+//!  y=4.5|         +-+     +-+     +-+     +-+      |
+//!       |  front aisle                             |
+//!  y=3.5|  entrance                     checkout   |
+//!       |                           [till] [till]  |
+//!  y=0  +---door----------exit---------------------+
+//!       x=0     gondolas (+-+) are 1.2 x 6.5 m   x=20
 //! ```
 
 use crate::layout::{Anchor, Layout, Point, Store, Zone};

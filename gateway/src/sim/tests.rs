@@ -169,6 +169,11 @@ fn rejects_settings_out_of_range() {
     assert!(bad(|c| c.minutes = 0.0).starts_with("minutes"));
     assert!(bad(|c| c.adv_rate_hz = f64::NAN).starts_with("adv_rate_hz"));
     assert!(bad(|c| c.arrival_share = 2.0).starts_with("arrival_share"));
+    assert_eq!(
+        bad(|c| c.radio.capture = 1.5),
+        "radio.capture: 1.5 is not in 0..=1"
+    );
+    assert!(bad(|c| c.radio.shadowing_time_s = 0.0).starts_with("radio.shadowing_time_s"));
 }
 
 #[test]
