@@ -163,3 +163,34 @@ fn bad_settings_name_themselves() {
     let run = aisle().args(["simulate"]).output().unwrap();
     assert!(!run.status.success(), "--out is required");
 }
+
+#[test]
+fn writes_gzip_that_recordings_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("s.jsonl.gz");
+    let plain = dir.path().join("s.jsonl");
+    for path in [&gz, &plain] {
+        let run = aisle()
+            .args([
+                "simulate",
+                "--shoppers",
+                "3",
+                "--minutes",
+                "1",
+                "--seed",
+                "5",
+            ])
+            .arg("--out")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+    }
+    let mut n = 0;
+    let skipped =
+        aisle_gateway::record::read_all(aisle_gateway::record::open(&gz).unwrap(), |_| n += 1)
+            .unwrap();
+    assert!(skipped.is_empty());
+    assert_eq!(n, std::fs::read_to_string(&plain).unwrap().lines().count());
+    assert!(std::fs::metadata(&gz).unwrap().len() < std::fs::metadata(&plain).unwrap().len() / 4);
+}

@@ -222,7 +222,9 @@ fn write_line(w: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
 enum Sink<'a> {
     Stdout(BufWriter<&'a mut dyn Write>),
     Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    /// Buffered in front of the encoder: it pays a price per write call, and
+    /// JSON is written a token at a time.
+    Gzip(BufWriter<flate2::write::GzEncoder<File>>),
 }
 
 impl Write for Sink<'_> {
@@ -252,15 +254,14 @@ fn create<'a>(path: &Path, stdout: &'a mut dyn Write) -> Result<Sink<'a>, Simula
 }
 
 fn create_file<'a>(path: &Path) -> Result<Sink<'a>, SimulateError> {
-    let file =
-        BufWriter::with_capacity(1 << 16, File::create(path).map_err(|e| io_error(path, e))?);
+    let file = File::create(path).map_err(|e| io_error(path, e))?;
     Ok(if path.extension().is_some_and(|e| e == "gz") {
-        Sink::Gzip(flate2::write::GzEncoder::new(
-            file,
-            flate2::Compression::fast(),
+        Sink::Gzip(BufWriter::with_capacity(
+            1 << 16,
+            flate2::write::GzEncoder::new(file, flate2::Compression::fast()),
         ))
     } else {
-        Sink::Plain(file)
+        Sink::Plain(BufWriter::with_capacity(1 << 16, file))
     })
 }
 
@@ -268,6 +269,10 @@ fn finish(sink: Sink<'_>) -> io::Result<()> {
     match sink {
         Sink::Stdout(mut w) => w.flush(),
         Sink::Plain(mut w) => w.flush(),
-        Sink::Gzip(w) => w.finish()?.flush(),
+        Sink::Gzip(w) => w
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .finish()?
+            .flush(),
     }
 }
