@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod floor;
+pub mod obstruction;
 pub mod radio;
 pub mod store;
 pub mod walk;
@@ -254,7 +255,7 @@ impl Simulator {
         }
         config.radio.check().map_err(SimError::Config)?;
         let planner = Planner::new(&plan)?;
-        let radio = RadioModel::new(&plan.layout, config.radio.clone());
+        let radio = RadioModel::new(&plan.layout, config.radio.clone()).with_shelves(&plan);
         let end_ms = to_ms(config.minutes * 60.0);
         let interval_ms = 1000.0 / config.adv_rate_hz;
         let mut queue = BinaryHeap::new();

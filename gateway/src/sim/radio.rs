@@ -8,6 +8,7 @@
 //!      + shadow                  slow, correlated log-normal shadowing
 //!      + fade                    fast Rician fading, new every packet
 //!      + phone                   the phone model's transmit power, fixed per phone
+//!      - shelves                 goods between phone and anchor, per shelf crossed
 //! ```
 //!
 //! The shadowing of each (shopper, anchor) link is an AR(1) process: it
@@ -24,6 +25,8 @@
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
+use super::obstruction::ObstructionMap;
+use super::store::FloorPlan;
 use super::walk::Pose;
 use crate::layout::{Layout, Point};
 
@@ -60,6 +63,10 @@ pub struct RadioConfig {
     pub phone_offset_sigma_db: f64,
     /// Height of anchors that do not give theirs, metres.
     pub anchor_height_m: f64,
+    /// Loss through each shelf between phone and anchor, dB: goods and metal
+    /// shelving at 2.4 GHz, a few dB to well over ten; see
+    /// [`super::obstruction`].
+    pub shelf_loss_db: f64,
 }
 
 impl Default for RadioConfig {
@@ -79,6 +86,7 @@ impl Default for RadioConfig {
             phone_height_m: 1.2,
             phone_offset_sigma_db: 2.0,
             anchor_height_m: 2.0,
+            shelf_loss_db: 5.0,
         }
     }
 }
@@ -87,7 +95,8 @@ impl RadioConfig {
     /// Checks every parameter is in a range the model makes sense for; the
     /// error names the parameter.
     pub fn check(&self) -> Result<(), String> {
-        let ranges: [(&str, f64, std::ops::RangeInclusive<f64>); 13] = [
+        let ranges: [(&str, f64, std::ops::RangeInclusive<f64>); 14] = [
+            ("shelf_loss_db", self.shelf_loss_db, 0.0..=40.0),
             ("rssi_at_1m", self.rssi_at_1m, -120.0..=20.0),
             ("path_loss_exponent", self.path_loss_exponent, 1.0..=6.0),
             ("shadowing_sigma_db", self.shadowing_sigma_db, 0.0..=20.0),
@@ -137,6 +146,7 @@ pub struct RadioModel {
     anchors: Vec<AnchorRadio>,
     /// Mean of the Rician fading in dB, subtracted so fading averages 0 dB.
     fade_bias_db: f64,
+    obstruction: Option<ObstructionMap>,
 }
 
 /// How much of a link's shadowing carries over from one packet to the next.
@@ -175,7 +185,30 @@ impl RadioModel {
             config,
             anchors,
             fade_bias_db,
+            obstruction: None,
         }
+    }
+
+    /// The model with shelves in the way: see [`super::obstruction`].
+    #[must_use]
+    pub fn with_shelves(mut self, plan: &FloorPlan) -> Self {
+        self.obstruction =
+            (!plan.shelves.is_empty() && self.config.shelf_loss_db > 0.0).then(|| {
+                ObstructionMap::new(
+                    plan,
+                    self.config.phone_height_m,
+                    self.config.anchor_height_m,
+                )
+            });
+        self
+    }
+
+    /// Loss through shelves between a phone at `p` and an anchor, dB.
+    #[must_use]
+    pub fn shelf_loss(&self, anchor: usize, p: Point) -> f64 {
+        self.obstruction.as_ref().map_or(0.0, |map| {
+            f64::from(map.crossed(anchor, p)) * self.config.shelf_loss_db
+        })
     }
 
     /// The configuration.
@@ -258,7 +291,9 @@ impl RadioModel {
         let c = &self.config;
         let n: f64 = rng.sample(StandardNormal);
         *shadow = carry.rho * *shadow + carry.fresh * c.shadowing_sigma_db * n;
-        let slow = self.mean_rssi(anchor, pose.position) - self.body_loss(anchor, pose)
+        let slow = self.mean_rssi(anchor, pose.position)
+            - self.body_loss(anchor, pose)
+            - self.shelf_loss(anchor, pose.position)
             + phone_offset
             + *shadow;
         // A Rician fade rarely adds more than 10 dB: skip the draws for
@@ -415,6 +450,25 @@ mod tests {
         let (front, _) = mean_heard(&model, &ahead, 20_000, 3);
         let (back, _) = mean_heard(&model, &behind, 20_000, 3);
         assert!((front - back - 8.0).abs() < 0.7, "{front} {back}");
+    }
+
+    #[test]
+    fn shelves_in_the_way_cost_their_loss() {
+        let plan = FloorPlan::demo();
+        let model = RadioModel::new(&plan.layout, RadioConfig::default()).with_shelves(&plan);
+        let middle = plan
+            .layout
+            .anchors
+            .iter()
+            .position(|a| a.id == "gondola-2-middle")
+            .unwrap();
+        // Two points 5.4 m from the anchor: behind gondola 3, and in the back aisle.
+        let (behind, open) = (Point::new(12.6, 7.75), Point::new(7.2, 13.15));
+        assert!((model.mean_rssi(middle, behind) - model.mean_rssi(middle, open)).abs() < 1e-9);
+        assert!((model.shelf_loss(middle, behind) - 5.0).abs() < 1e-9);
+        assert!(model.shelf_loss(middle, open).abs() < 1e-9);
+        let bare = RadioModel::new(&plan.layout, RadioConfig::default());
+        assert!(bare.shelf_loss(middle, behind).abs() < 1e-9);
     }
 
     #[test]

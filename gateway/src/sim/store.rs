@@ -22,23 +22,35 @@
 use crate::layout::{Anchor, Layout, Point, Store, Zone};
 
 /// An obstacle shoppers walk around: a shelving run, a counter, a till desk.
-/// An axis-aligned rectangle, metres.
+/// An axis-aligned rectangle, metres, of some height.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Shelf {
     /// Corner with the smallest x and y.
     pub min: Point,
     /// Corner with the largest x and y.
     pub max: Point,
+    /// Height, metres: radio paths passing lower go through the goods.
+    pub height: f64,
 }
 
+/// Height of a supermarket gondola, metres.
+pub const GONDOLA_HEIGHT: f64 = 1.8;
+
 impl Shelf {
-    /// A rectangle from two corners.
+    /// A gondola-high rectangle from two corners.
     #[must_use]
     pub const fn new(x0: f64, y0: f64, x1: f64, y1: f64) -> Self {
         Shelf {
             min: Point::new(x0, y0),
             max: Point::new(x1, y1),
+            height: GONDOLA_HEIGHT,
         }
+    }
+
+    /// The same rectangle at another height.
+    #[must_use]
+    pub const fn with_height(self, height: f64) -> Self {
+        Shelf { height, ..self }
     }
 
     /// Whether `p` lies inside (edges included).
@@ -130,6 +142,7 @@ impl FloorPlan {
             floor: Shelf {
                 min: lo,
                 max: Point::new(hi.x.max(lo.x + 1.0), hi.y.max(lo.y + 1.0)),
+                height: 0.0,
             },
             shelves: Vec::new(),
             entrance,
@@ -157,9 +170,9 @@ const DEMO_SHELVES: [Shelf; 7] = [
     Shelf::new(6.6, 4.5, 7.8, 11.0),
     Shelf::new(10.2, 4.5, 11.4, 11.0),
     Shelf::new(13.8, 4.5, 15.0, 11.0),
-    Shelf::new(14.5, 13.2, 20.0, 14.0),
-    Shelf::new(13.0, 1.0, 14.6, 1.7),
-    Shelf::new(16.5, 1.0, 18.1, 1.7),
+    Shelf::new(14.5, 13.2, 20.0, 14.0).with_height(1.3),
+    Shelf::new(13.0, 1.0, 14.6, 1.7).with_height(0.9),
+    Shelf::new(16.5, 1.0, 18.1, 1.7).with_height(0.9),
 ];
 
 /// Height of anchors on top of the gondolas; wall anchors hang at 2.3 m.
