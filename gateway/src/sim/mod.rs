@@ -11,6 +11,26 @@
 //!
 //! Everything is drawn from generators seeded from [`SimConfig::seed`], one
 //! stream per shopper, so a seed gives the same store on every machine.
+//!
+//! ```
+//! use aisle_gateway::sim::{Event, SimConfig, Simulator, store::FloorPlan};
+//!
+//! let config = SimConfig { shoppers: 3, minutes: 1.0, ..SimConfig::default() };
+//! let mut sim = Simulator::new(FloorPlan::demo(), config)?;
+//! let start = sim.config().start_ts;
+//! // What the anchors heard in the first ten seconds, as a live feed takes it.
+//! while let Some(event) = sim.next_until(start + 10.0) {
+//!     match event {
+//!         Event::Sighting(s) => assert!(s.rssi >= -95.0),
+//!         Event::Truth(t) => assert!(t.ts <= start + 10.0),
+//!     }
+//! }
+//! // Where everyone is, at any time.
+//! for truth in sim.truth_at(start + 30.0) {
+//!     println!("{} at ({}, {}) in {:?}", truth.device, truth.x, truth.y, truth.zone);
+//! }
+//! # Ok::<(), aisle_gateway::sim::SimError>(())
+//! ```
 
 pub mod cli;
 pub mod floor;

@@ -228,3 +228,9 @@ fn a_layout_without_zones_still_has_shoppers_walking_about() {
     }
     assert!(seen.len() > 50, "{}", seen.len());
 }
+
+#[test]
+fn a_simulator_can_move_to_another_task() {
+    fn send<T: Send + 'static>(_: &T) {}
+    send(&run(1, 1.0, 1));
+}
