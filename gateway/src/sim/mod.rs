@@ -67,7 +67,7 @@ pub struct SimConfig {
     pub seed: u64,
     /// Advertisements each phone sends a second.
     pub adv_rate_hz: f64,
-    /// Unix time of the start of the run, seconds.
+    /// Unix time of the start of the run, seconds (to the millisecond).
     pub start_ts: f64,
     /// Share of the run over which shoppers arrive, evenly at random; the
     /// default, 0.6, lets most finish their trip before the run ends.
@@ -355,7 +355,14 @@ impl Simulator {
     /// Unix time at which the run ends.
     #[must_use]
     pub fn end_ts(&self) -> f64 {
-        self.config.start_ts + to_s(self.end_ms)
+        self.unix(self.end_ms)
+    }
+
+    /// Unix time, seconds, `ms` into the run: whole milliseconds, which
+    /// JSON writes as they are (`1767225600.321`) for any start.
+    #[allow(clippy::cast_precision_loss)] // Unix milliseconds fit 2^53 for ages
+    fn unix(&self, ms: u64) -> f64 {
+        (to_ms(self.config.start_ts) + ms) as f64 / 1000.0
     }
 
     /// Counts of what has been yielded so far.
@@ -426,7 +433,7 @@ impl Simulator {
     }
 
     fn truth_tick(&mut self, due: Due) {
-        let ts = self.config.start_ts + to_s(due.ms);
+        let ts = self.unix(due.ms);
         let shopper = &self.shoppers[due.shopper];
         if let Some(sample) = self.truth(shopper, ts) {
             self.pending.push_back(Event::Truth(sample));
@@ -439,7 +446,7 @@ impl Simulator {
     }
 
     fn packet(&mut self, due: Due) {
-        let ts = self.config.start_ts + to_s(due.ms);
+        let ts = self.unix(due.ms);
         let shopper = &mut self.shoppers[due.shopper];
         let Some(pose) = shopper.trip.pose_at(to_s(due.ms)) else {
             return; // gone: no more packets

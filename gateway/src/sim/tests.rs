@@ -234,3 +234,32 @@ fn a_simulator_can_move_to_another_task() {
     fn send<T: Send + 'static>(_: &T) {}
     send(&run(1, 1.0, 1));
 }
+
+#[test]
+fn times_are_whole_milliseconds_from_any_start() {
+    let config = SimConfig {
+        shoppers: 3,
+        minutes: 1.0,
+        start_ts: 1_700_000_000.123_4,
+        ..SimConfig::default()
+    };
+    for e in Simulator::new(FloorPlan::demo(), config)
+        .unwrap()
+        .take(2_000)
+    {
+        let json = match &e {
+            Event::Sighting(s) => serde_json::to_string(&s.to_record()).unwrap(),
+            Event::Truth(t) => serde_json::to_string(t).unwrap(),
+        };
+        let ts = json
+            .split("\"ts\":")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap();
+        let decimals = ts.split('.').nth(1).map_or(0, str::len);
+        assert!(decimals <= 3, "{json}");
+        assert!(e.ts() >= 1_700_000_000.123);
+    }
+}
