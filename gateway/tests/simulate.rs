@@ -194,3 +194,56 @@ fn writes_gzip_that_recordings_read_back() {
     assert_eq!(n, std::fs::read_to_string(&plain).unwrap().lines().count());
     assert!(std::fs::metadata(&gz).unwrap().len() < std::fs::metadata(&plain).unwrap().len() / 4);
 }
+
+#[test]
+fn the_demo_store_printed_and_read_back_simulates_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let print = |flag: &str, name: &str| {
+        let run = aisle().args(["simulate", flag]).output().unwrap();
+        assert!(run.status.success());
+        let path = dir.path().join(name);
+        std::fs::write(&path, run.stdout).unwrap();
+        path
+    };
+    let layout = print("--print-layout", "store.toml");
+    let floor = print("--print-floor", "floor.toml");
+    let simulate = |extra: &[&std::path::Path]| {
+        let mut cmd = aisle();
+        cmd.args([
+            "simulate",
+            "--shoppers",
+            "3",
+            "--minutes",
+            "1",
+            "--out",
+            "-",
+        ]);
+        if let [layout, floor] = extra {
+            cmd.arg("--layout").arg(layout).arg("--floor").arg(floor);
+        }
+        let run = cmd.output().unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        run.stdout
+    };
+    let default = simulate(&[]);
+    assert!(!default.is_empty());
+    assert!(default == simulate(&[&layout, &floor]));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "entrance = [2.0, 0.4]\ncheckout = \"tills\"\n").unwrap();
+    let run = aisle()
+        .args(["simulate", "--out", "-", "--floor"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("bad.toml: checkout: the layout has no zone"),
+        "{stderr}"
+    );
+}

@@ -4,6 +4,8 @@
 //! ```text
 //! aisle simulate --shoppers 50 --minutes 10 --seed 7 --out s.jsonl --truth t.jsonl
 //! aisle simulate --print-layout > demo.toml
+//! aisle simulate --print-floor > demo-floor.toml
+//! aisle simulate --layout store.toml --floor store-floor.toml --out s.jsonl
 //! ```
 //!
 //! Sightings are recording lines with `device` and no position; truth lines
@@ -19,17 +21,20 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::store::FloorPlan;
+use super::store::{FloorPlan, demo_layout};
 use super::{DEFAULT_START_TS, Event, SimConfig, SimError, Simulator};
 use crate::layout::{Layout, LayoutError};
 
 /// Arguments of `aisle simulate`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
-    /// Store layout (TOML). Default: the demo store. A layout's floor is
-    /// walked as open floor: only the demo store knows where its shelves are.
+    /// Store layout (TOML). Default: the demo store.
     #[arg(long, value_name = "FILE")]
     pub layout: Option<PathBuf>,
+    /// The store's shelves and doors (TOML, see --print-floor). Without it a
+    /// --layout is walked as open floor.
+    #[arg(long, value_name = "FILE")]
+    pub floor: Option<PathBuf>,
     /// How many shoppers visit.
     #[arg(long, default_value_t = 20)]
     pub shoppers: usize,
@@ -46,14 +51,22 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = DEFAULT_START_TS, value_name = "TS")]
     pub start: f64,
     /// Where to write sightings (JSON lines; `.gz` compresses; `-` is stdout).
-    #[arg(long, value_name = "FILE", required_unless_present = "print_layout")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present_any = ["print_layout", "print_floor"]
+    )]
     pub out: Option<PathBuf>,
     /// Where to write the ground truth (JSON lines), if anywhere.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
     /// Print the layout (the demo store unless --layout) as TOML and stop.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "print_floor")]
     pub print_layout: bool,
+    /// Print the shelves and doors (the demo store's unless --layout or
+    /// --floor) as TOML and stop.
+    #[arg(long)]
+    pub print_floor: bool,
 }
 
 /// Why `aisle simulate` stopped.
@@ -117,21 +130,33 @@ pub fn main(args: &SimulateArgs) -> ExitCode {
     }
 }
 
-/// Runs `aisle simulate`: the layout to `stdout` with `--print-layout`
-/// (returning none), else the recording to the files named. A progress bar
+/// Runs `aisle simulate`: the layout or floor to `stdout` with
+/// `--print-layout` or `--print-floor` (returning none), else the recording to the files named. A progress bar
 /// goes to standard error when `progress`.
 pub fn run(
     args: &SimulateArgs,
     stdout: &mut dyn Write,
     progress: bool,
 ) -> Result<Option<Summary>, SimulateError> {
-    let plan = match &args.layout {
-        Some(path) => FloorPlan::open(Layout::load(path)?),
-        None => FloorPlan::demo(),
+    let plan = match (&args.layout, &args.floor) {
+        (None, None) => FloorPlan::demo(),
+        (Some(layout), None) => FloorPlan::open(Layout::load(layout)?),
+        (layout, Some(floor)) => {
+            let layout = match layout {
+                Some(path) => Layout::load(path)?,
+                None => demo_layout(),
+            };
+            FloorPlan::load_floor(layout, floor)?
+        }
     };
-    if args.print_layout {
+    if args.print_layout || args.print_floor {
+        let text = if args.print_layout {
+            plan.layout.to_toml()
+        } else {
+            plan.floor_toml()
+        };
         stdout
-            .write_all(plan.layout.to_toml().as_bytes())
+            .write_all(text.as_bytes())
             .map_err(|source| io_error(Path::new("-"), source))?;
         return Ok(None);
     }

@@ -34,6 +34,7 @@
 
 pub mod cli;
 pub mod floor;
+pub mod floor_file;
 pub mod obstruction;
 pub mod radio;
 pub mod store;

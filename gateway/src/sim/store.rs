@@ -73,7 +73,8 @@ impl Shelf {
 pub struct FloorPlan {
     /// Anchors and zones.
     pub layout: Layout,
-    /// The floor shoppers may stand on: a rectangle, usually the walls.
+    /// The floor shoppers may stand on: a rectangle, usually the walls
+    /// (its height is not used).
     pub floor: Shelf,
     /// Obstacles inside the floor.
     pub shelves: Vec<Shelf>,
@@ -93,7 +94,7 @@ impl FloorPlan {
     #[must_use]
     pub fn demo() -> Self {
         FloorPlan {
-            floor: Shelf::new(0.0, 0.0, WIDTH, DEPTH),
+            floor: Shelf::new(0.0, 0.0, WIDTH, DEPTH).with_height(0.0),
             shelves: DEMO_SHELVES.to_vec(),
             entrance: Point::new(2.0, 0.4),
             exit: Point::new(9.5, 0.4),
