@@ -150,7 +150,11 @@ impl FloorPlan {
                 .collect(),
         };
         // Plain numbers, strings and arrays always serialise.
-        toml::to_string(&file).unwrap_or_default()
+        let body = toml::to_string(&file).unwrap_or_default();
+        format!(
+            "# Shelves and doors of {:?} for `aisle simulate --floor`, metres.\n{body}",
+            self.layout.store.id
+        )
     }
 }
 
