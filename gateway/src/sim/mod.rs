@@ -33,6 +33,7 @@
 //! ```
 
 pub mod cli;
+mod event;
 pub mod floor;
 pub mod floor_file;
 pub mod obstruction;
@@ -46,10 +47,9 @@ use std::sync::Arc;
 
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use serde::Serialize;
 
 use crate::layout::Point;
-use crate::record::RecordedSighting;
+pub use event::{Event, Sighting, TruthSample};
 use radio::{RadioConfig, RadioModel};
 use store::FloorPlan;
 use walk::{PlanError, Planner, Trip};
@@ -91,67 +91,34 @@ impl Default for SimConfig {
     }
 }
 
-/// A sighting as an anchor reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sighting {
-    /// Unix time, seconds (whole milliseconds).
-    pub ts: f64,
-    /// The anchor that heard the packet.
-    pub anchor: Arc<str>,
-    /// The phone that sent it.
-    pub device: Arc<str>,
-    /// Received signal strength, whole dBm.
-    pub rssi: f64,
-}
-
-impl Sighting {
-    /// The sighting as a recording line.
-    #[must_use]
-    pub fn to_record(&self) -> RecordedSighting {
-        RecordedSighting {
-            ts: self.ts,
-            anchor: self.anchor.to_string(),
-            device: Some(self.device.to_string()),
-            adv: None,
-            rssi: self.rssi,
-            x: None,
-            y: None,
+impl SimConfig {
+    /// Checks every setting, the radio's too; the error names the setting.
+    pub fn check(&self) -> Result<(), SimError> {
+        if !(self.minutes.is_finite() && self.minutes > 0.0 && self.minutes <= 7.0 * 24.0 * 60.0) {
+            return Err(SimError::Config(format!(
+                "minutes: {} is not above 0 and at most 10080 (a week)",
+                self.minutes
+            )));
         }
-    }
-}
-
-/// Where a shopper truly is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TruthSample {
-    /// Unix time, seconds.
-    pub ts: f64,
-    /// The shopper's phone.
-    pub device: Arc<str>,
-    /// Metres, to the centimetre.
-    pub x: f64,
-    /// Metres, to the centimetre.
-    pub y: f64,
-    /// The first zone of the layout holding the position, if any.
-    pub zone: Option<Arc<str>>,
-}
-
-/// What the simulator yields, in time order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// An anchor heard a phone.
-    Sighting(Sighting),
-    /// Where a shopper is, once a second while in the store.
-    Truth(TruthSample),
-}
-
-impl Event {
-    /// When it happened, Unix seconds.
-    #[must_use]
-    pub fn ts(&self) -> f64 {
-        match self {
-            Event::Sighting(s) => s.ts,
-            Event::Truth(t) => t.ts,
+        if !(self.adv_rate_hz.is_finite() && (0.1..=100.0).contains(&self.adv_rate_hz)) {
+            return Err(SimError::Config(format!(
+                "adv_rate_hz: {} is not in 0.1..=100",
+                self.adv_rate_hz
+            )));
         }
+        if !(0.0..=1.0).contains(&self.arrival_share) {
+            return Err(SimError::Config(format!(
+                "arrival_share: {} is not in 0..=1",
+                self.arrival_share
+            )));
+        }
+        if !(self.start_ts.is_finite() && self.start_ts >= 0.0) {
+            return Err(SimError::Config(format!(
+                "start_ts: {} is not a time",
+                self.start_ts
+            )));
+        }
+        self.radio.check().map_err(SimError::Config)
     }
 }
 
@@ -247,34 +214,7 @@ impl Simulator {
     /// [`crate::layout::Layout`] is walked as open floor.
     pub fn new(plan: impl Into<FloorPlan>, config: SimConfig) -> Result<Self, SimError> {
         let plan = plan.into();
-        if !(config.minutes.is_finite()
-            && config.minutes > 0.0
-            && config.minutes <= 7.0 * 24.0 * 60.0)
-        {
-            return Err(SimError::Config(format!(
-                "minutes: {} is not in 0..=10080",
-                config.minutes
-            )));
-        }
-        if !(config.adv_rate_hz.is_finite() && (0.1..=100.0).contains(&config.adv_rate_hz)) {
-            return Err(SimError::Config(format!(
-                "adv_rate_hz: {} is not in 0.1..=100",
-                config.adv_rate_hz
-            )));
-        }
-        if !(0.0..=1.0).contains(&config.arrival_share) {
-            return Err(SimError::Config(format!(
-                "arrival_share: {} is not in 0..=1",
-                config.arrival_share
-            )));
-        }
-        if !(config.start_ts.is_finite() && config.start_ts >= 0.0) {
-            return Err(SimError::Config(format!(
-                "start_ts: {} is not a time",
-                config.start_ts
-            )));
-        }
-        config.radio.check().map_err(SimError::Config)?;
+        config.check()?;
         let planner = Planner::new(&plan)?;
         let radio = RadioModel::new(&plan.layout, config.radio.clone()).with_shelves(&plan);
         let end_ms = to_ms(config.minutes * 60.0);
