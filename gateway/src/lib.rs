@@ -9,3 +9,4 @@ pub mod identify;
 pub mod inspect;
 pub mod layout;
 pub mod record;
+pub mod sim;

@@ -22,6 +22,9 @@ enum Command {
         /// Advertisements as hex, e.g. 02011a1bff1801beac...
         adverts: Vec<String>,
     },
+    /// Simulate shoppers in a store and write what the anchors hear, with
+    /// the ground truth, as recordings for `aisle replay`.
+    Simulate(aisle_gateway::sim::cli::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +53,6 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Simulate(args) => aisle_gateway::sim::cli::main(&args),
     }
 }
