@@ -37,6 +37,7 @@ mod event;
 pub mod floor;
 pub mod floor_file;
 pub mod obstruction;
+pub mod phones;
 pub mod radio;
 pub mod store;
 pub mod walk;

@@ -1,0 +1,158 @@
+//! The phones simulated shoppers carry: what each one actually advertises.
+//!
+//! A shopper who opted in through the store's app carries a phone that
+//! advertises a rotating Eddystone-EID under an identity key the store
+//! enrolled; the rest carry ordinary phones whose advertisements (Apple
+//! Nearby Info here) the gateway may count but never identify. Turning the
+//! simulator's sightings into these advertisement bytes lets the demo run
+//! the gateway's real identification stage rather than trusting the
+//! simulator's device names.
+
+use aisle_protocol::beacon::{EddystoneEid, eddystone};
+use aisle_protocol::eid::{IdentityKey, RotationExponent, eid_for};
+
+use crate::identify::EnrolledShopper;
+
+/// Who carries which phone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phones {
+    seed: u64,
+    opted_in_share: f64,
+    rotation: RotationExponent,
+}
+
+/// splitmix64: a cheap, well-spread mix for deriving per-device values.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// FNV-1a over the device name, so the values depend on the name alone.
+fn name_hash(device: &str) -> u64 {
+    device.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Phones {
+    /// Phones for a run with `seed`; `opted_in_share` of the shoppers use the
+    /// store's app. EIDs rotate every 2^`rotation` seconds.
+    #[must_use]
+    pub fn new(seed: u64, opted_in_share: f64, rotation: RotationExponent) -> Self {
+        Phones {
+            seed,
+            opted_in_share: opted_in_share.clamp(0.0, 1.0),
+            rotation,
+        }
+    }
+
+    fn draw(&self, device: &str, salt: u64) -> u64 {
+        mix(name_hash(device) ^ mix(self.seed ^ salt))
+    }
+
+    /// Whether this shopper opted in through the app.
+    #[must_use]
+    pub fn opted_in(&self, device: &str) -> bool {
+        #[allow(clippy::cast_precision_loss)] // 53 bits of a uniform draw are plenty
+        let u = (self.draw(device, 1) >> 11) as f64 / (1u64 << 53) as f64;
+        u < self.opted_in_share
+    }
+
+    /// The EID identity key an opted-in shopper's app was given.
+    #[must_use]
+    pub fn identity_key(&self, device: &str) -> [u8; 16] {
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&self.draw(device, 2).to_le_bytes());
+        key[8..].copy_from_slice(&self.draw(device, 3).to_le_bytes());
+        key
+    }
+
+    /// The enrolment the store's back end holds for the opted-in among `devices`.
+    pub fn enrolment<'a>(
+        &self,
+        devices: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<EnrolledShopper> {
+        devices
+            .into_iter()
+            .filter(|d| self.opted_in(d))
+            .map(|d| EnrolledShopper {
+                id: d.to_owned(),
+                identity_key: hex::encode(self.identity_key(d)),
+            })
+            .collect()
+    }
+
+    /// The advertisement (AD structures) the phone sends at Unix time `ts`.
+    #[must_use]
+    pub fn advert(&self, device: &str, ts: f64) -> Vec<u8> {
+        if self.opted_in(device) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            // Unix seconds fit u32 until 2106; the EID time counter is 32-bit.
+            let t = ts.max(0.0) as u32;
+            let eid = eid_for(
+                &IdentityKey::new(self.identity_key(device)),
+                self.rotation,
+                t,
+            );
+            let (mut frame, mut ad) = ([0u8; EddystoneEid::LEN], [0u8; 31]);
+            let written = EddystoneEid {
+                tx_power: -12,
+                eid: eid.to_bytes(),
+            }
+            .encode(&mut frame)
+            .and_then(|n| eddystone::write_advertisement(&frame[..n], &mut ad));
+            // Ten bytes of frame always fit a 31-byte advertisement.
+            ad[..written.unwrap_or(0)].to_vec()
+        } else {
+            // Flags, then Apple Nearby Info with a random-looking status: no
+            // identity an observer could keep.
+            let noise = self.draw(device, 4).to_le_bytes();
+            vec![
+                0x02, 0x01, 0x1a, 0x0a, 0xff, 0x4c, 0x00, 0x10, 0x05, noise[0], noise[1], noise[2],
+                noise[3], noise[4],
+            ]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identify::{Identified, Identifier, IdentifyConfig};
+    use aisle_protocol::beacon::FrameKind;
+
+    #[test]
+    fn opted_in_phones_resolve_to_their_shopper_and_others_stay_anonymous() {
+        let phones = Phones::new(7, 0.5, RotationExponent::new(10).unwrap());
+        let devices: Vec<String> = (0..200).map(|i| format!("shopper-{i:04}")).collect();
+        let enrolled = phones.enrolment(devices.iter().map(String::as_str));
+        // About half opt in.
+        assert!((70..130).contains(&enrolled.len()), "{}", enrolled.len());
+        let now = 1_767_225_600;
+        let mut identifier = Identifier::new(&IdentifyConfig::default(), &enrolled, now).unwrap();
+        for d in &devices {
+            let got = identifier
+                .identify(&phones.advert(d, f64::from(now) + 30.0))
+                .unwrap();
+            if phones.opted_in(d) {
+                assert_eq!(got, Identified::Known(d));
+            } else {
+                assert_eq!(got, Identified::Anonymous(FrameKind::Apple));
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_phones() {
+        let k = RotationExponent::new(10).unwrap();
+        let (a, b) = (Phones::new(1, 0.8, k), Phones::new(1, 0.8, k));
+        assert_eq!(a.identity_key("x"), b.identity_key("x"));
+        assert_ne!(
+            a.identity_key("x"),
+            Phones::new(2, 0.8, k).identity_key("x")
+        );
+        assert_ne!(a.identity_key("x"), a.identity_key("y"));
+    }
+}
