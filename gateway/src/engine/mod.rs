@@ -1,0 +1,444 @@
+//! The localisation and presence engine: sightings in; positions, zones and
+//! presence events out.
+//!
+//! Plain synchronous code, time passed in as a value: [`Engine::observe`]
+//! takes one sighting, [`Engine::tick`] lets time pass, and both push what
+//! they decide into a vector the caller drains. Per sighting the engine only
+//! records the reading in the device's RSSI filter; the costlier steps
+//! (filter reduction, position fix, motion, zone, presence) run at most once
+//! per device per `locate_interval_s` of sighting time.
+//!
+//! Stages, each in its own module: [`filter`] -> [`locate`] -> [`motion`] ->
+//! [`zone`] -> [`presence`]; [`calibrate`] fits the radio models the
+//! locator uses.
+
+pub mod calibrate;
+pub mod filter;
+pub mod ids;
+pub mod locate;
+pub mod motion;
+pub mod presence;
+pub mod zone;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use ids::{AnchorIdx, DeviceId, DeviceTable, ZoneIdx};
+pub use presence::{PresenceEvent, PresenceKind};
+
+use crate::layout::{Layout, Point};
+use crate::record::RSSI_RANGE;
+use filter::{DeviceFilter, FilterConfig, Level, millis};
+use locate::{LocateConfig, Locator};
+use motion::{Motion, MotionConfig};
+use presence::{Presence, PresenceConfig};
+use zone::{ZoneConfig, ZoneMap, ZoneTracker};
+
+/// Everything the engine can be tuned by, as the gateway's TOML holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Seconds of sighting time between two fixes of one device. Default
+    /// 0.5: zone and presence decisions need a few fixes per second, and
+    /// the RSSI window (2.5 s) changes little faster than that.
+    pub locate_interval_s: f64,
+    /// Seconds of silence after which a device's state is dropped. Default
+    /// 120; well after its presence exit.
+    pub forget_after_s: f64,
+    /// RSSI filter.
+    pub filter: FilterConfig,
+    /// Radio model and solver.
+    pub locate: LocateConfig,
+    /// Motion model.
+    pub motion: MotionConfig,
+    /// Zone hysteresis.
+    pub zone: ZoneConfig,
+    /// Presence timings.
+    pub presence: PresenceConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            locate_interval_s: 0.5,
+            forget_after_s: 120.0,
+            filter: FilterConfig::default(),
+            locate: LocateConfig::default(),
+            motion: MotionConfig::default(),
+            zone: ZoneConfig::default(),
+            presence: PresenceConfig::default(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Checks every value; the error names the key and the reason.
+    pub fn check(&self) -> Result<(), EngineError> {
+        let positive = [
+            ("locate_interval_s", self.locate_interval_s),
+            ("forget_after_s", self.forget_after_s),
+            ("filter.window_s", self.filter.window_s),
+            ("filter.stale_after_s", self.filter.stale_after_s),
+            ("filter.window_noise_db2", self.filter.window_noise_db2),
+            ("locate.model_sigma_db", self.locate.model_sigma_db),
+            ("locate.grid_step_m", self.locate.grid_step_m),
+            (
+                "locate.default_path_loss_exponent",
+                self.locate.default_path_loss_exponent,
+            ),
+            ("motion.max_speed_mps", self.motion.max_speed_mps),
+            ("motion.gate_sigma", self.motion.gate_sigma),
+            ("presence.dwell_every_s", self.presence.dwell_every_s),
+            ("presence.absence_s", self.presence.absence_s),
+        ];
+        let non_negative = [
+            (
+                "filter.level_noise_db2_per_s",
+                self.filter.level_noise_db2_per_s,
+            ),
+            ("locate.device_height_m", self.locate.device_height_m),
+            ("locate.search_margin_m", self.locate.search_margin_m),
+            ("locate.bounds_margin_m", self.locate.bounds_margin_m),
+            ("motion.accel_noise", self.motion.accel_noise),
+            ("zone.margin_m", self.zone.margin_m),
+            ("zone.confirm_s", self.zone.confirm_s),
+            ("presence.confirm_s", self.presence.confirm_s),
+        ];
+        let bad = |key: &str, reason: &str| {
+            Err(EngineError::Config {
+                key: key.to_owned(),
+                reason: reason.to_owned(),
+            })
+        };
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(key, "must be a finite number above 0");
+            }
+        }
+        for (key, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(key, "must be a finite number, 0 or above");
+            }
+        }
+        if self.locate.grid_step_m < 0.1 {
+            return bad(
+                "locate.grid_step_m",
+                "below 0.1 m the grid costs more than it gains",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Why the engine could not start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// A configuration value that cannot be used.
+    #[error("engine config: {key}: {reason}")]
+    Config {
+        /// The key, such as `presence.absence_s`.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The layout has more anchors than an [`AnchorIdx`] numbers.
+    #[error("layout has {0} anchors; the engine handles up to 65,536")]
+    TooManyAnchors(usize),
+}
+
+/// Why a sighting was skipped. Each is also counted in [`Counters`].
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum ObserveError {
+    /// An anchor index beyond the layout's anchors.
+    #[error("anchor {0:?} is not in the layout")]
+    UnknownAnchor(AnchorIdx),
+    /// An anchor id not in the layout.
+    #[error("anchor id is not in the layout")]
+    UnknownAnchorId,
+    /// NaN, infinite, or outside what a receiver reports.
+    #[error("rssi {0} is not a reading (outside -127..=20 dBm)")]
+    Rssi(f64),
+    /// A timestamp that is not a finite, non-negative number.
+    #[error("ts {0} is not a time")]
+    Time(f64),
+}
+
+/// Sightings seen and skipped since the engine started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Sightings taken in.
+    pub sightings: u64,
+    /// Skipped: the anchor is not in the layout.
+    pub unknown_anchor: u64,
+    /// Skipped: the RSSI is not a reading.
+    pub bad_rssi: u64,
+    /// Skipped: the time is not a time.
+    pub bad_time: u64,
+    /// Position fixes made.
+    pub fixes: u64,
+}
+
+/// A device's filtered position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// Sighting time of the fix, seconds.
+    pub ts: f64,
+    /// Who.
+    pub device: DeviceId,
+    /// Metres.
+    pub x: f64,
+    /// Metres.
+    pub y: f64,
+    /// The zone after hysteresis.
+    pub zone: Option<ZoneIdx>,
+    /// 0..=1: how much to trust the position.
+    pub confidence: f64,
+}
+
+/// What the engine decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Output {
+    /// A device's position.
+    Position(Position),
+    /// A presence event.
+    Presence(PresenceEvent),
+}
+
+/// All the engine keeps about one device.
+#[derive(Debug, Clone, Default)]
+struct Track {
+    filter: DeviceFilter,
+    motion: Motion,
+    zone: ZoneTracker,
+    presence: Presence,
+    last_fix: Option<f64>,
+    last_heard: f64,
+    /// Counted per zone, never reported by identity.
+    anonymous: bool,
+}
+
+/// The engine for one store layout.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: EngineConfig,
+    locator: Locator,
+    zones: ZoneMap,
+    anchor_ids: HashMap<String, AnchorIdx>,
+    tracks: Vec<Option<Box<Track>>>,
+    levels: Vec<Level>,
+    counters: Counters,
+}
+
+impl Engine {
+    /// An engine for `layout`, once `config` checks out.
+    pub fn new(layout: &Layout, config: EngineConfig) -> Result<Self, EngineError> {
+        config.check()?;
+        let too_many = || EngineError::TooManyAnchors(layout.anchors.len());
+        let anchor_ids = layout
+            .anchors
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                Ok((
+                    a.id.clone(),
+                    AnchorIdx(u16::try_from(i).map_err(|_| too_many())?),
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Engine {
+            config,
+            locator: Locator::new(layout, config.locate),
+            zones: ZoneMap::new(&layout.zones),
+            anchor_ids,
+            tracks: Vec::new(),
+            levels: Vec::new(),
+            counters: Counters::default(),
+        })
+    }
+
+    /// The index of the anchor with this id.
+    #[must_use]
+    pub fn anchor(&self, id: &str) -> Option<AnchorIdx> {
+        self.anchor_ids.get(id).copied()
+    }
+
+    /// The zones, to name a [`ZoneIdx`].
+    #[must_use]
+    pub fn zones(&self) -> &ZoneMap {
+        &self.zones
+    }
+
+    /// What has been seen and skipped.
+    #[must_use]
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Takes one sighting: `device` heard by `anchor` at `rssi` dBm, at
+    /// `ts` seconds. Positions and presence events decided go into `out`.
+    pub fn observe(
+        &mut self,
+        ts: f64,
+        anchor: AnchorIdx,
+        device: DeviceId,
+        rssi: f64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), ObserveError> {
+        if usize::from(anchor.0) >= self.locator.models().len() {
+            self.counters.unknown_anchor += 1;
+            return Err(ObserveError::UnknownAnchor(anchor));
+        }
+        if !RSSI_RANGE.contains(&rssi) {
+            self.counters.bad_rssi += 1;
+            return Err(ObserveError::Rssi(rssi));
+        }
+        if !(ts.is_finite() && ts >= 0.0) {
+            self.counters.bad_time += 1;
+            return Err(ObserveError::Time(ts));
+        }
+        self.counters.sightings += 1;
+        let track = self.track(device);
+        #[allow(clippy::cast_possible_truncation)] // dBm fit f32
+        track.filter.push(millis(ts), anchor, rssi as f32);
+        track.presence.heard(ts);
+        track.last_heard = track.last_heard.max(ts);
+        let due = track
+            .last_fix
+            .is_none_or(|t| ts - t >= self.config.locate_interval_s);
+        if due {
+            self.fix(device, ts, out);
+        }
+        Ok(())
+    }
+
+    /// [`Engine::observe`] with the anchor named by its id.
+    pub fn observe_named(
+        &mut self,
+        ts: f64,
+        anchor: &str,
+        device: DeviceId,
+        rssi: f64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), ObserveError> {
+        let Some(idx) = self.anchor(anchor) else {
+            self.counters.unknown_anchor += 1;
+            return Err(ObserveError::UnknownAnchorId);
+        };
+        self.observe(ts, idx, device, rssi, out)
+    }
+
+    /// Lets time pass to `now`: pending enters and dwells fire, devices
+    /// silent for the absence time exit, long-silent devices are dropped.
+    pub fn tick(&mut self, now: f64, out: &mut Vec<Output>) {
+        let config = &self.config;
+        for (i, slot) in self.tracks.iter_mut().enumerate() {
+            let Some(track) = slot else { continue };
+            // Slots are indexed by device id, so the index fits a u32.
+            #[allow(clippy::cast_possible_truncation)]
+            let device = DeviceId(i as u32);
+            let anonymous = track.anonymous;
+            let mut emit = |e| {
+                if !anonymous {
+                    out.push(Output::Presence(e));
+                }
+            };
+            if track
+                .presence
+                .tick(device, now, &config.presence, &mut emit)
+            {
+                track.zone.reset();
+            }
+            if now - track.last_heard > config.forget_after_s {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Marks a device as anonymous: it is located and counted per zone by
+    /// [`Engine::count_anonymous`], but emits no presence events.
+    pub fn mark_anonymous(&mut self, device: DeviceId) {
+        self.track(device).anonymous = true;
+    }
+
+    /// Anonymous devices whose visit to `zone` is confirmed. This is the
+    /// hook for the per-zone occupancy count; it walks every track, so call
+    /// it at publishing rate, not per sighting.
+    #[must_use]
+    pub fn count_anonymous(&self, zone: ZoneIdx) -> usize {
+        self.tracks
+            .iter()
+            .flatten()
+            .filter(|t| t.anonymous && t.presence.visit() == Some((zone, true)))
+            .count()
+    }
+
+    /// Devices with state in the engine.
+    #[must_use]
+    pub fn tracked(&self) -> usize {
+        self.tracks.iter().flatten().count()
+    }
+
+    /// Bytes of state for tracked devices: slots, boxed tracks and their
+    /// filters' heap, as allocated (capacities, not lengths).
+    #[must_use]
+    pub fn state_bytes(&self) -> usize {
+        self.tracks.capacity() * size_of::<Option<Box<Track>>>()
+            + self
+                .tracks
+                .iter()
+                .flatten()
+                .map(|t| size_of::<Track>() + t.filter.heap_bytes())
+                .sum::<usize>()
+    }
+
+    fn track(&mut self, device: DeviceId) -> &mut Track {
+        let i = device.0 as usize;
+        if i >= self.tracks.len() {
+            self.tracks.resize_with(i + 1, || None);
+        }
+        self.tracks[i].get_or_insert_with(Box::default)
+    }
+
+    /// Locates `device` at `ts` and carries the fix through motion, zone
+    /// and presence.
+    fn fix(&mut self, device: DeviceId, ts: f64, out: &mut Vec<Output>) {
+        let Some(Some(track)) = self.tracks.get_mut(device.0 as usize) else {
+            return;
+        };
+        let config = &self.config;
+        track.last_fix = Some(ts);
+        track
+            .filter
+            .levels(millis(ts), &config.filter, &mut self.levels);
+        let Some(fix) = self.locator.locate(&self.levels) else {
+            return;
+        };
+        self.counters.fixes += 1;
+        let p = track
+            .motion
+            .update(ts, fix.position, fix.std_m, &config.motion);
+        let p: Point = self.locator.clamp(p);
+        track.motion.set_position(p);
+        let zone = track.zone.update(&self.zones, p, ts, &config.zone);
+        out.push(Output::Position(Position {
+            ts,
+            device,
+            x: p.x,
+            y: p.y,
+            zone,
+            confidence: fix.confidence,
+        }));
+        let anonymous = track.anonymous;
+        track
+            .presence
+            .in_zone(device, zone, ts, &config.presence, &mut |e| {
+                if !anonymous {
+                    out.push(Output::Presence(e));
+                }
+            });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+//! Engine-level tests: the stages wired together.
+
+use super::*;
+use crate::layout::{Anchor, Store, Zone};
+use locate::RadioModel;
+
+/// A 12 x 10 m room, five anchors, two zones split at x = 6.
+fn room() -> Layout {
+    let anchor = |id: &str, x, y| Anchor {
+        id: id.into(),
+        x,
+        y,
+        z: Some(2.5),
+        rssi_at_1m: Some(-60.0),
+        path_loss_exponent: Some(2.2),
+    };
+    let zone = |id: &str, x0: f64, x1: f64| Zone {
+        id: id.into(),
+        name: None,
+        polygon: vec![[x0, 0.0], [x1, 0.0], [x1, 10.0], [x0, 10.0]],
+    };
+    Layout {
+        store: Store {
+            id: "room".into(),
+            name: None,
+            timezone: "UTC".into(),
+        },
+        anchors: vec![
+            anchor("sw", 0.0, 0.0),
+            anchor("se", 12.0, 0.0),
+            anchor("ne", 12.0, 10.0),
+            anchor("nw", 0.0, 10.0),
+            anchor("mid", 6.0, 5.0),
+        ],
+        zones: vec![zone("left", 0.0, 6.0), zone("right", 6.0, 12.0)],
+    }
+}
+
+/// Feeds sightings of `device` standing at `at(t)` from `t0` to `t1`, each
+/// anchor every 0.2 s, exactly on the model.
+fn walk(
+    engine: &mut Engine,
+    layout: &Layout,
+    device: DeviceId,
+    (t0, t1): (f64, f64),
+    at: impl Fn(f64) -> Point,
+    out: &mut Vec<Output>,
+) {
+    let models: Vec<_> = layout
+        .anchors
+        .iter()
+        .map(|a| RadioModel::of(a, &LocateConfig::default()))
+        .collect();
+    let mut t = t0;
+    while t < t1 {
+        for (i, m) in models.iter().enumerate() {
+            let rssi = m.expected_rssi(at(t)).round();
+            let anchor = AnchorIdx(u16::try_from(i).unwrap());
+            engine.observe(t, anchor, device, rssi, out).unwrap();
+        }
+        t += 0.2;
+    }
+}
+
+fn presence(out: &[Output]) -> Vec<(PresenceKind, u16)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Presence(e) => Some((e.kind, e.zone.0)),
+            Output::Position(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_shopper_walks_from_one_zone_to_the_other_and_leaves() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    let d = DeviceId(3);
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (100.0, 115.0),
+        |_| Point::new(3.0, 5.0),
+        &mut out,
+    );
+    let last = out.iter().rev().find_map(|o| match o {
+        Output::Position(p) => Some(*p),
+        Output::Presence(_) => None,
+    });
+    let last = last.unwrap();
+    assert!(
+        Point::new(last.x, last.y).distance(Point::new(3.0, 5.0)) < 0.5,
+        "{last:?}"
+    );
+    assert_eq!(last.zone, Some(ZoneIdx(0)));
+    assert!(last.confidence > 0.5, "{last:?}");
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (115.0, 130.0),
+        |_| Point::new(9.0, 5.0),
+        &mut out,
+    );
+    use PresenceKind::{Dwell, Enter, Exit};
+    assert_eq!(
+        presence(&out),
+        [(Enter, 0), (Dwell, 0), (Exit, 0), (Enter, 1)]
+    );
+    out.clear();
+    engine.tick(135.0, &mut out);
+    assert!(presence(&out).iter().all(|&(k, _)| k == Dwell), "{out:?}");
+    engine.tick(138.5, &mut out);
+    assert_eq!(presence(&out).last(), Some(&(Exit, 1)));
+    assert_eq!(engine.tracked(), 1);
+    engine.tick(300.0, &mut out);
+    assert_eq!(engine.tracked(), 0);
+}
+
+#[test]
+fn bad_sightings_are_errors_and_counted() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    let d = DeviceId(0);
+    assert_eq!(
+        engine.observe(1.0, AnchorIdx(5), d, -60.0, &mut out),
+        Err(ObserveError::UnknownAnchor(AnchorIdx(5)))
+    );
+    assert_eq!(
+        engine.observe_named(1.0, "roof", d, -60.0, &mut out),
+        Err(ObserveError::UnknownAnchorId)
+    );
+    assert!(matches!(
+        engine.observe(1.0, AnchorIdx(0), d, f64::NAN, &mut out),
+        Err(ObserveError::Rssi(r)) if r.is_nan()
+    ));
+    assert_eq!(
+        engine.observe(1.0, AnchorIdx(0), d, 127.0, &mut out),
+        Err(ObserveError::Rssi(127.0))
+    );
+    assert_eq!(
+        engine.observe(f64::INFINITY, AnchorIdx(0), d, -60.0, &mut out),
+        Err(ObserveError::Time(f64::INFINITY))
+    );
+    assert!(engine.observe_named(1.0, "mid", d, -60.0, &mut out).is_ok());
+    let c = engine.counters();
+    assert_eq!(
+        (c.unknown_anchor, c.bad_rssi, c.bad_time, c.sightings),
+        (2, 2, 1, 1)
+    );
+}
+
+#[test]
+fn bad_config_names_its_key() {
+    let mut config = EngineConfig::default();
+    config.presence.absence_s = f64::NAN;
+    let e = Engine::new(&room(), config).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "engine config: presence.absence_s: must be a finite number above 0"
+    );
+    let parsed: EngineConfig =
+        toml::from_str("locate_interval_s = 1.0\n[zone]\nmargin_m = 1.0\n").unwrap();
+    assert_eq!(parsed.zone.margin_m, 1.0);
+    assert_eq!(parsed.presence, PresenceConfig::default());
+}
+
+#[test]
+fn anonymous_devices_are_counted_not_reported() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    for i in 0..3 {
+        engine.mark_anonymous(DeviceId(i));
+        walk(
+            &mut engine,
+            &layout,
+            DeviceId(i),
+            (0.0, 5.0),
+            |_| Point::new(9.0, 5.0),
+            &mut out,
+        );
+    }
+    assert!(presence(&out).is_empty());
+    assert_eq!(engine.count_anonymous(ZoneIdx(1)), 3);
+    assert_eq!(engine.count_anonymous(ZoneIdx(0)), 0);
+}
