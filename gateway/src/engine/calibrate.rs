@@ -203,6 +203,7 @@ pub(crate) fn median(v: &mut [f64]) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // values set exactly, compared exactly
 mod tests {
     use super::*;
     use crate::engine::locate::tests::square_room;

@@ -125,6 +125,8 @@ impl AnchorFilter {
         }
     }
 
+    // WINDOW_CAP is 8: it fits the u8 counters.
+    #[allow(clippy::cast_possible_truncation)]
     fn push(&mut self, at_ms: u32, rssi: f32) {
         self.window[usize::from(self.next)] = Reading { at_ms, rssi };
         self.next = (self.next + 1) % WINDOW_CAP as u8;
@@ -147,7 +149,8 @@ impl AnchorFilter {
                 n += 1;
             }
         }
-        let dt = (age_ms(now_ms, self.estimated_ms).max(0) as f32) / 1000.0;
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let dt = (age_ms(now_ms, self.estimated_ms).max(0) as f64 / 1000.0) as f32;
         self.estimated_ms = now_ms;
         if self.variance > 0.0 {
             #[allow(clippy::cast_possible_truncation)] // dB² fit f32

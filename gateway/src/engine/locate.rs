@@ -361,6 +361,7 @@ impl Locator {
     }
 
     /// Weighted cost, gradient-normal equations at `p`: `(cost, H, g)`.
+    #[allow(clippy::many_single_char_names)] // the algebra's own names
     fn normal_equations(&self, p: Point) -> (f64, [f64; 3], [f64; 2]) {
         const DB_PER_LN: f64 = 10.0 / std::f64::consts::LN_10;
         let (mut cost, mut h, mut g) = (0.0, [0.0; 3], [0.0; 2]);
@@ -381,6 +382,7 @@ impl Locator {
     }
 
     /// Levenberg-Marquardt from `start`: `(position, std_m, residual_db)`.
+    #[allow(clippy::many_single_char_names)] // the algebra's own names
     fn refine(&self, start: Point) -> (Point, f64, f64) {
         let mut p = start;
         let (mut cost, mut h, mut g) = self.normal_equations(p);

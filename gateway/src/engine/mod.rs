@@ -299,13 +299,15 @@ impl Engine {
         }
         self.counters.sightings += 1;
         let track = self.track(device);
+        // The first fix waits one interval: on the first sighting only one
+        // anchor has spoken, and a fix from it would start the track at
+        // that anchor, however far it is.
+        let last_fix = *track.last_fix.get_or_insert(ts);
         #[allow(clippy::cast_possible_truncation)] // dBm fit f32
         track.filter.push(millis(ts), anchor, rssi as f32);
         track.presence.heard(ts);
         track.last_heard = track.last_heard.max(ts);
-        let due = track
-            .last_fix
-            .is_none_or(|t| ts - t >= self.config.locate_interval_s);
+        let due = ts - last_fix >= self.config.locate_interval_s;
         if due {
             self.fix(device, ts, out);
         }
@@ -415,9 +417,20 @@ impl Engine {
             return;
         };
         self.counters.fixes += 1;
-        let p = track
-            .motion
-            .update(ts, fix.position, fix.std_m, &config.motion);
+        // One or two anchors only say the device is within reach of them.
+        // When the track already lies within that reach, such a fix adds
+        // nothing but a pull towards the anchor; many in a row (a phone
+        // heard by few anchors for a while) would drag the track there.
+        let weak_agrees = fix.anchors < 3
+            && track.motion.started()
+            && track.motion.position().distance(fix.position) <= fix.std_m;
+        let p = if weak_agrees {
+            track.motion.position()
+        } else {
+            track
+                .motion
+                .update(ts, fix.position, fix.std_m, &config.motion)
+        };
         let p: Point = self.locator.clamp(p);
         track.motion.set_position(p);
         let zone = track.zone.update(&self.zones, p, ts, &config.zone);

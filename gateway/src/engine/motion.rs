@@ -134,6 +134,12 @@ impl Motion {
         self.position()
     }
 
+    /// Whether the track has taken a fix.
+    #[must_use]
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
     /// The filtered position.
     #[must_use]
     pub fn position(&self) -> Point {
@@ -149,7 +155,7 @@ impl Motion {
     /// Standard deviation of the filtered position, metres.
     #[must_use]
     pub fn std_m(&self) -> f64 {
-        ((self.x.pp + self.y.pp) / 2.0).sqrt()
+        f64::midpoint(self.x.pp, self.y.pp).sqrt()
     }
 }
 

@@ -179,8 +179,10 @@ fn event(kind: PresenceKind, device: DeviceId, v: &Visit, ts: f64, until: f64) -
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // values set exactly, compared exactly
 mod tests {
     use super::*;
+    use PresenceKind::{Dwell, Enter, Exit};
 
     const D: DeviceId = DeviceId(7);
     const A: ZoneIdx = ZoneIdx(0);
@@ -202,7 +204,6 @@ mod tests {
         // Silent from 125 s: nothing until 133 s.
         assert!(!p.tick(D, 132.0, &config, &mut emit));
         assert!(p.tick(D, 133.5, &config, &mut emit));
-        use PresenceKind::{Dwell, Enter, Exit};
         assert_eq!(
             kinds(&events),
             [
@@ -231,7 +232,6 @@ mod tests {
         for i in 10..20 {
             p.in_zone(D, Some(B), f64::from(i) * 0.5, &config, &mut emit);
         }
-        use PresenceKind::{Enter, Exit};
         assert_eq!(
             kinds(&events),
             [(Enter, 0, 2.0), (Exit, 0, 5.0), (Enter, 1, 7.0)]

@@ -1,7 +1,9 @@
 //! Engine-level tests: the stages wired together.
+#![allow(clippy::float_cmp)] // values set exactly, compared exactly
 
 use super::*;
 use crate::layout::{Anchor, Store, Zone};
+use PresenceKind::{Dwell, Enter, Exit};
 use locate::RadioModel;
 
 /// A 12 x 10 m room, five anchors, two zones split at x = 6.
@@ -104,7 +106,6 @@ fn a_shopper_walks_from_one_zone_to_the_other_and_leaves() {
         |_| Point::new(9.0, 5.0),
         &mut out,
     );
-    use PresenceKind::{Dwell, Enter, Exit};
     assert_eq!(
         presence(&out),
         [(Enter, 0), (Dwell, 0), (Exit, 0), (Enter, 1)]

@@ -80,19 +80,35 @@ impl ZoneMap {
         }
     }
 
-    /// The zone `p` lies deep inside (`Some(Some(z))`), or `Some(None)` when
-    /// it lies that far outside every zone, or `None` near an edge.
-    fn clearly_in(&self, p: Point, margin: f64) -> Option<Option<ZoneIdx>> {
+    /// Where `p` clearly lies: deep inside a zone, or that far outside every
+    /// zone; `None` near an edge.
+    fn clearly_in(&self, p: Point, margin: f64) -> Option<Place> {
         let mut near_edge = false;
         for (i, z) in self.indexed() {
             let inside = z.contains(p);
             let deep = z.distance_to_edge(p) >= margin;
             if inside && deep {
-                return Some(Some(i));
+                return Some(Place::In(i));
             }
             near_edge |= inside || !deep;
         }
-        (!near_edge).then_some(None)
+        (!near_edge).then_some(Place::Outside)
+    }
+}
+
+/// Where a position clearly lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    In(ZoneIdx),
+    Outside,
+}
+
+impl Place {
+    fn zone(self) -> Option<ZoneIdx> {
+        match self {
+            Place::In(z) => Some(z),
+            Place::Outside => None,
+        }
     }
 }
 
@@ -100,7 +116,7 @@ impl ZoneMap {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ZoneTracker {
     current: Option<ZoneIdx>,
-    candidate: Option<Option<ZoneIdx>>,
+    candidate: Option<Place>,
     since: f64,
     agreeing: u8,
 }
@@ -133,7 +149,7 @@ impl ZoneTracker {
             Some(target) if Some(target) == self.candidate => {
                 self.agreeing = self.agreeing.saturating_add(1);
             }
-            Some(target) if target != self.current => {
+            Some(target) if target.zone() != self.current => {
                 self.candidate = Some(target);
                 self.since = ts;
                 self.agreeing = 1;
@@ -144,7 +160,7 @@ impl ZoneTracker {
             && self.agreeing >= config.confirm_samples
             && ts - self.since >= config.confirm_s
         {
-            self.current = target;
+            self.current = target.zone();
             self.candidate = None;
         }
         self.current
