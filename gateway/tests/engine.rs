@@ -191,6 +191,15 @@ fn median_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> 
         .collect()
 }
 
+/// The time of the last sighting of the receiver that finishes first.
+fn complete_until(sightings: &[RecordedSighting]) -> f64 {
+    let mut last: BTreeMap<&str, f64> = BTreeMap::new();
+    for s in sightings {
+        last.insert(&s.anchor, s.ts);
+    }
+    last.into_values().fold(f64::INFINITY, f64::min)
+}
+
 #[test]
 fn reference_room_cross_validated_by_point() {
     let (Some(layout_path), Some(data)) = (
@@ -238,11 +247,15 @@ fn reference_room_cross_validated_by_point() {
                     .observe_named(s.ts, &s.anchor, device, s.rssi, &mut out)
                     .unwrap();
             }
-            // Every fix after a 5 s warm-up, as on a walk that paused here.
+            // Every fix after a 5 s warm-up, as on a walk that paused here,
+            // until the first receiver has given its 60 readings: after
+            // that the data set thins out to a few receivers, which a walk
+            // past live anchors never does.
             let start = sightings[0].ts + 5.0;
+            let end = complete_until(sightings);
             for o in &out {
                 if let Output::Position(p) = o
-                    && p.ts >= start
+                    && (start..=end).contains(&p.ts)
                 {
                     let q = Point::new(p.x, p.y);
                     engine_errors.push(q.distance(*truth));
@@ -266,5 +279,19 @@ fn reference_room_cross_validated_by_point() {
          per-point fix from medians: median {fix_median:.2} m, p90 {fix_p90:.2} m; \
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
+    );
+    // Measured: 2.09 m / 6.03 m from medians, 2.10 m / 5.67 m through the
+    // engine, 60% in the right zone. The log-distance model is the limit
+    // here, not the solver: fitted on all 81 points and tested on the same
+    // points it still gives 1.99 m. The bounds leave ~10% for changes in
+    // tuning, and catch a broken fit or solver, which lands at 4 m or more.
+    assert!(fix_median < 2.3 && fix_p90 < 6.6, "{fix_median} {fix_p90}");
+    assert!(
+        engine_median < 2.3 && engine_p90 < 6.3,
+        "{engine_median} {engine_p90}"
+    );
+    assert!(
+        zone_hits * 100 >= engine_fixes * 55,
+        "{zone_hits}/{engine_fixes}"
     );
 }
