@@ -31,6 +31,10 @@ pub const WINDOW_CAP: usize = 8;
 /// memory per device (16 x 84 bytes).
 pub const MAX_ANCHORS_PER_DEVICE: usize = 16;
 
+/// The most a device's filter holds on the heap: its anchor slots grow by
+/// doubling (4, 8, 16) and never past [`MAX_ANCHORS_PER_DEVICE`].
+pub const MAX_HEAP_BYTES: usize = MAX_ANCHORS_PER_DEVICE * size_of::<AnchorFilter>();
+
 /// Parameters of the RSSI filter.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

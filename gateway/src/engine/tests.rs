@@ -189,3 +189,16 @@ fn anonymous_devices_are_counted_not_reported() {
     assert_eq!(engine.count_anonymous(ZoneIdx(1)), 3);
     assert_eq!(engine.count_anonymous(ZoneIdx(0)), 0);
 }
+
+#[test]
+fn a_tracked_device_costs_under_two_kibibytes() {
+    // Worst case: a full filter (16 anchors) plus the boxed track and its
+    // slot in the engine's vector.
+    let worst = filter::MAX_HEAP_BYTES + size_of::<Track>() + size_of::<Option<Box<Track>>>();
+    println!(
+        "track {} B, filter at most {} B: {worst} B a device at most",
+        size_of::<Track>(),
+        filter::MAX_HEAP_BYTES
+    );
+    assert!(worst < 2048, "{worst}");
+}
