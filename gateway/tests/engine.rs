@@ -200,6 +200,9 @@ fn complete_until(sightings: &[RecordedSighting]) -> f64 {
     last.into_values().fold(f64::INFINITY, f64::min)
 }
 
+/// Folds of the cross-validation, by reference point.
+const FOLDS: usize = 5;
+
 #[test]
 fn reference_room_cross_validated_by_point() {
     let (Some(layout_path), Some(data)) = (
@@ -212,7 +215,6 @@ fn reference_room_cross_validated_by_point() {
     let points = reference_points(&data);
     assert_eq!(points.len(), 81);
     let config = EngineConfig::default();
-    const FOLDS: usize = 5;
     let (mut fix_errors, mut engine_errors) = (Vec::new(), Vec::new());
     let (mut zone_hits, mut engine_fixes) = (0, 0);
     let zone = |q: Point| layout.zones.iter().position(|z| z.contains(q));
