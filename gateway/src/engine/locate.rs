@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::filter::Level;
+use super::grid::{Grid, Term};
 use crate::layout::{Anchor, Layout, Point};
 
 /// Parameters of the radio model and the solver.
@@ -150,26 +151,6 @@ pub fn confidence(anchors: usize, std_m: f64) -> f64 {
     (coverage * precision).clamp(0.0, 1.0)
 }
 
-/// One residual term: the level minus `p0`, the model's slope and a weight.
-#[derive(Debug, Clone, Copy)]
-struct Term {
-    anchor: usize,
-    excess: f64,
-    slope: f64,
-    weight: f64,
-}
-
-/// `10 log10(d)` from every anchor to every cell of a grid over the floor.
-#[derive(Debug, Clone)]
-struct Grid {
-    origin: Point,
-    step: f64,
-    nx: usize,
-    ny: usize,
-    /// `[anchor][cell]`, cells row by row.
-    loss: Vec<f32>,
-}
-
 /// Solves positions for one layout.
 #[derive(Debug, Clone)]
 pub struct Locator {
@@ -197,32 +178,13 @@ impl Locator {
             Point::new(lo.x - m, lo.y - m),
             Point::new(hi.x + m, hi.y + m),
         );
-        let step = config.grid_step_m;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let cells = |span: f64| (span / step).ceil() as usize + 1;
-        let (nx, ny) = (cells(hi.x - lo.x), cells(hi.y - lo.y));
-        let mut loss = Vec::with_capacity(models.len() * nx * ny);
-        for model in &models {
-            for iy in 0..ny {
-                for ix in 0..nx {
-                    let p = cell_point(lo, step, ix, iy);
-                    #[allow(clippy::cast_possible_truncation)]
-                    loss.push((10.0 * model.distance(p).log10()) as f32);
-                }
-            }
-        }
+        let grid = Grid::new(&models, lo, hi, config.grid_step_m);
         Locator {
             models,
             config,
             lo,
             hi,
-            grid: Grid {
-                origin: lo,
-                step,
-                nx,
-                ny,
-                loss,
-            },
+            grid,
             terms: Vec::new(),
             cost: Vec::new(),
         }
@@ -316,7 +278,6 @@ impl Locator {
 
     /// The best grid cell within reach of the anchors that hear the device.
     fn grid_search(&mut self) -> Point {
-        let g = &self.grid;
         let reach = self.config.search_margin_m;
         let (mut lo, mut hi) = (
             Point::new(f64::INFINITY, f64::INFINITY),
@@ -327,37 +288,7 @@ impl Locator {
             lo = Point::new(lo.x.min(m.x - reach), lo.y.min(m.y - reach));
             hi = Point::new(hi.x.max(m.x + reach), hi.y.max(m.y + reach));
         }
-        let index = |v: f64, origin: f64, n: usize| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let i = ((v - origin) / g.step).round().max(0.0) as usize;
-            i.min(n - 1)
-        };
-        let (x0, x1) = (index(lo.x, g.origin.x, g.nx), index(hi.x, g.origin.x, g.nx));
-        let (y0, y1) = (index(lo.y, g.origin.y, g.ny), index(hi.y, g.origin.y, g.ny));
-        let width = x1 - x0 + 1;
-        self.cost.clear();
-        self.cost.resize(width * (y1 - y0 + 1), 0.0);
-        let cells = g.nx * g.ny;
-        for t in &self.terms {
-            let table = &g.loss[t.anchor * cells..(t.anchor + 1) * cells];
-            #[allow(clippy::cast_possible_truncation)]
-            let (excess, slope, weight) = (t.excess as f32, t.slope as f32, t.weight as f32);
-            for (row, iy) in (y0..=y1).enumerate() {
-                let losses = &table[iy * g.nx + x0..=iy * g.nx + x1];
-                let costs = &mut self.cost[row * width..(row + 1) * width];
-                for (c, l) in costs.iter_mut().zip(losses) {
-                    let e = excess + slope * l;
-                    *c += weight * e * e;
-                }
-            }
-        }
-        let best = self
-            .cost
-            .iter()
-            .enumerate()
-            .min_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(i, _)| i);
-        cell_point(g.origin, g.step, x0 + best % width, y0 + best / width)
+        self.grid.best_cell(&self.terms, lo, hi, &mut self.cost)
     }
 
     /// Weighted cost, gradient-normal equations at `p`: `(cost, H, g)`.
@@ -426,12 +357,6 @@ impl Locator {
         let weight: f64 = self.terms.iter().map(|t| t.weight).sum();
         (p, std_m.min(10.0), (cost / weight).sqrt())
     }
-}
-
-fn cell_point(origin: Point, step: f64, ix: usize, iy: usize) -> Point {
-    #[allow(clippy::cast_precision_loss)]
-    let (fx, fy) = (ix as f64, iy as f64);
-    Point::new(origin.x + fx * step, origin.y + fy * step)
 }
 
 #[cfg(test)]

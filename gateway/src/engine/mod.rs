@@ -14,6 +14,7 @@
 
 pub mod calibrate;
 pub mod filter;
+mod grid;
 pub mod ids;
 pub mod locate;
 pub mod motion;
