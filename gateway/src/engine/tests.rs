@@ -180,7 +180,7 @@ fn anonymous_devices_are_counted_not_reported() {
             &mut engine,
             &layout,
             DeviceId(i),
-            (0.0, 5.0),
+            (0.0, 8.0),
             |_| Point::new(9.0, 5.0),
             &mut out,
         );
@@ -201,4 +201,55 @@ fn a_tracked_device_costs_under_two_kibibytes() {
         filter::MAX_HEAP_BYTES
     );
     assert!(worst < 2048, "{worst}");
+}
+
+#[test]
+fn a_shopper_on_a_zone_border_with_noisy_radio_does_not_flap() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let models: Vec<_> = layout
+        .anchors
+        .iter()
+        .map(|a| RadioModel::of(a, &LocateConfig::default()))
+        .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut uniform = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        #[allow(clippy::cast_precision_loss)]
+        let u = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        u
+    };
+    let mut out = Vec::new();
+    // Standing on the border (x = 6) for two minutes; each reading off the
+    // model by up to +-4 dB.
+    let at = Point::new(6.0, 3.0);
+    let mut t = 0.0;
+    while t < 120.0 {
+        for (i, m) in models.iter().enumerate() {
+            let rssi = (m.expected_rssi(at) + 8.0 * (uniform() - 0.5)).round();
+            let anchor = AnchorIdx(u16::try_from(i).unwrap());
+            engine
+                .observe(t, anchor, DeviceId(0), rssi, &mut out)
+                .unwrap();
+        }
+        t += 0.25;
+    }
+    let (mut changes, mut last, mut sides) = (0, None, [0; 2]);
+    for o in &out {
+        if let Output::Position(p) = o {
+            sides[usize::from(p.x >= 6.0)] += 1;
+            if p.zone != last {
+                changes += 1;
+                last = p.zone;
+            }
+        }
+    }
+    // The filtered positions do fall on both sides of the border ...
+    assert!(sides[0] > 10 && sides[1] > 10, "{sides:?}");
+    // ... but the zone is taken once and kept, and so is the visit.
+    assert!(changes <= 1, "{changes} zone changes");
+    let enters = presence(&out).iter().filter(|(k, _)| *k == Enter).count();
+    assert!(enters <= 1, "{:?}", presence(&out));
 }

@@ -7,6 +7,8 @@
 //! more than `margin_m` from that zone's edge (or, for leaving all zones,
 //! that far outside every zone); it is taken when the position stays that
 //! deep for `confirm_samples` fixes in a row spanning `confirm_s` seconds.
+//! A device in no zone has no zone to defend: it takes the zone it is in
+//! (at any depth) once that holds for the same count and time.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,21 +20,26 @@ use crate::layout::{Point, Zone};
 #[serde(default, deny_unknown_fields)]
 pub struct ZoneConfig {
     /// How deep inside another zone (or how far outside all zones) a
-    /// position must be to start a move, metres. Default 0.5.
+    /// position must be to start a move, metres. Default 1.0: with a few dB
+    /// of noise per reading, filtered positions of a shopper standing still
+    /// wander about a metre for seconds at a time (the engine's border
+    /// test); half a metre let such a shopper flap five times in two
+    /// minutes.
     pub margin_m: f64,
-    /// Fixes in a row that must agree on the move. Default 3: with fixes
-    /// every 0.5 s, a move is taken after a second of agreement.
+    /// Fixes in a row that must agree on the move. Default 3.
     pub confirm_samples: u8,
-    /// Seconds the agreeing fixes must span. Default 1.0.
+    /// Seconds the agreeing fixes must span. Default 3.0: longer than the
+    /// metre-wide excursions above last, shorter than the 2 s presence
+    /// confirmation plus a walk across a zone.
     pub confirm_s: f64,
 }
 
 impl Default for ZoneConfig {
     fn default() -> Self {
         ZoneConfig {
-            margin_m: 0.5,
+            margin_m: 1.0,
             confirm_samples: 3,
-            confirm_s: 1.0,
+            confirm_s: 3.0,
         }
     }
 }
@@ -71,6 +78,13 @@ impl ZoneMap {
             .iter()
             .enumerate()
             .map(|(i, z)| (ZoneIdx(i as u16), z))
+    }
+
+    /// The first zone containing `p`, at any depth.
+    fn containing(&self, p: Point) -> Option<Place> {
+        self.indexed()
+            .find(|(_, z)| z.contains(p))
+            .map(|(i, _)| Place::In(i))
     }
 
     fn contains(&self, idx: Option<ZoneIdx>, p: Point) -> bool {
@@ -145,7 +159,12 @@ impl ZoneTracker {
             self.candidate = None;
             return self.current;
         }
-        match map.clearly_in(p, config.margin_m) {
+        let place = if self.current.is_some() {
+            map.clearly_in(p, config.margin_m)
+        } else {
+            map.containing(p)
+        };
+        match place {
             Some(target) if Some(target) == self.candidate => {
                 self.agreeing = self.agreeing.saturating_add(1);
             }
@@ -237,9 +256,9 @@ mod tests {
             }
         }
         assert_eq!(changes.len(), 2, "{changes:?}");
-        assert_eq!(changes[0], (1.0, Some(ZoneIdx(0))));
-        // x passes 6.5 (0.5 m into "right") at 22 s; confirmed 1 s later.
-        assert_eq!(changes[1], (23.0, Some(ZoneIdx(1))));
+        assert_eq!(changes[0], (3.0, Some(ZoneIdx(0))));
+        // x passes 7 (1 m into "right") at 24 s; confirmed 3 s later.
+        assert_eq!(changes[1], (27.0, Some(ZoneIdx(1))));
         assert_eq!(map.index("right"), Some(ZoneIdx(1)));
     }
 
@@ -260,6 +279,8 @@ mod tests {
         for i in 10..13 {
             t.update(&map, Point::new(3.0, 7.0), f64::from(i), &config);
         }
+        assert_eq!(t.current(), Some(ZoneIdx(0)), "not for 3 s yet");
+        t.update(&map, Point::new(3.0, 7.0), 13.0, &config);
         assert_eq!(t.current(), None);
     }
 }
