@@ -84,6 +84,7 @@ impl EngineConfig {
             ("filter.window_noise_db2", self.filter.window_noise_db2),
             ("locate.model_sigma_db", self.locate.model_sigma_db),
             ("locate.grid_step_m", self.locate.grid_step_m),
+            ("locate.weak_scale_db", self.locate.weak_scale_db),
             (
                 "locate.default_path_loss_exponent",
                 self.locate.default_path_loss_exponent,
@@ -121,6 +122,9 @@ impl EngineConfig {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(key, "must be a finite number, 0 or above");
             }
+        }
+        if !self.locate.weak_below_dbm.is_finite() {
+            return bad("locate.weak_below_dbm", "must be a finite number");
         }
         if self.locate.grid_step_m < 0.1 {
             return bad(
