@@ -91,6 +91,7 @@ impl EngineConfig {
             ),
             ("motion.max_speed_mps", self.motion.max_speed_mps),
             ("motion.gate_sigma", self.motion.gate_sigma),
+            ("motion.restart_after_s", self.motion.restart_after_s),
             ("presence.dwell_every_s", self.presence.dwell_every_s),
             ("presence.absence_s", self.presence.absence_s),
         ];
@@ -356,7 +357,8 @@ impl Engine {
             {
                 track.zone.reset();
             }
-            if now - track.last_heard > config.forget_after_s {
+            // A track marked before its first sighting has nothing to forget.
+            if track.last_fix.is_some() && now - track.last_heard > config.forget_after_s {
                 *slot = None;
             }
         }

@@ -28,6 +28,9 @@ pub struct MotionConfig {
     pub max_speed_mps: f64,
     /// Innovation gate in standard deviations. Default 3.
     pub gate_sigma: f64,
+    /// Seconds without a fix after which the track starts afresh from the
+    /// next one. Default 10: after that long the old velocity says nothing.
+    pub restart_after_s: f64,
 }
 
 impl Default for MotionConfig {
@@ -36,6 +39,7 @@ impl Default for MotionConfig {
             accel_noise: 0.5,
             max_speed_mps: 1.4,
             gate_sigma: 3.0,
+            restart_after_s: 10.0,
         }
     }
 }
@@ -86,7 +90,7 @@ impl Motion {
     /// the filtered position.
     pub fn update(&mut self, t: f64, fix: Point, std_m: f64, config: &MotionConfig) -> Point {
         let r = std_m.max(0.1).powi(2);
-        if !self.started {
+        if !self.started || t - self.t > config.restart_after_s {
             let start = |pos| Axis {
                 pos,
                 vel: 0.0,
@@ -183,6 +187,23 @@ mod tests {
             );
         }
         assert!(p.distance(Point::new(9.0, 5.0)) < 1.0, "{p:?}");
+    }
+
+    #[test]
+    fn a_track_silent_for_long_starts_afresh() {
+        let config = MotionConfig::default();
+        let mut m = Motion::default();
+        for i in 0..10 {
+            m.update(
+                f64::from(i) * 0.5,
+                Point::new(f64::from(i) * 0.6, 2.0),
+                0.5,
+                &config,
+            );
+        }
+        // Walking at 1.2 m/s when last seen; back a minute later elsewhere.
+        let p = m.update(65.0, Point::new(3.0, 8.0), 2.0, &config);
+        assert_eq!(p, Point::new(3.0, 8.0));
     }
 
     #[test]
