@@ -36,6 +36,12 @@ use motion::{Motion, MotionConfig};
 use presence::{Presence, PresenceConfig};
 use zone::{ZoneConfig, ZoneMap, ZoneTracker};
 
+/// Devices the engine tracks by id: ids index a vector of 8-byte slots, so
+/// this bounds it at 32 MiB whatever id a caller passes. Ids come from a
+/// [`DeviceTable`], dense from 0; an edge that interns rotating addresses
+/// must recycle its table well before this.
+pub const MAX_DEVICE_ID: u32 = (1 << 22) - 1;
+
 /// Everything the engine can be tuned by, as the gateway's TOML holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -168,6 +174,9 @@ pub enum ObserveError {
     /// A timestamp that is not a finite, non-negative number.
     #[error("ts {0} is not a time")]
     Time(f64),
+    /// A device id above [`MAX_DEVICE_ID`].
+    #[error("device id {} is above the engine's limit", .0.0)]
+    DeviceId(DeviceId),
 }
 
 /// Sightings seen and skipped since the engine started.
@@ -181,6 +190,8 @@ pub struct Counters {
     pub bad_rssi: u64,
     /// Skipped: the time is not a time.
     pub bad_time: u64,
+    /// Skipped: the device id is above [`MAX_DEVICE_ID`].
+    pub bad_device: u64,
     /// Position fixes made.
     pub fixes: u64,
 }
@@ -303,6 +314,10 @@ impl Engine {
             self.counters.bad_time += 1;
             return Err(ObserveError::Time(ts));
         }
+        if device.0 > MAX_DEVICE_ID {
+            self.counters.bad_device += 1;
+            return Err(ObserveError::DeviceId(device));
+        }
         self.counters.sightings += 1;
         let track = self.track(device);
         // The first fix waits one interval: on the first sighting only one
@@ -366,8 +381,12 @@ impl Engine {
 
     /// Marks a device as anonymous: it is located and counted per zone by
     /// [`Engine::count_anonymous`], but emits no presence events.
-    pub fn mark_anonymous(&mut self, device: DeviceId) {
+    pub fn mark_anonymous(&mut self, device: DeviceId) -> Result<(), ObserveError> {
+        if device.0 > MAX_DEVICE_ID {
+            return Err(ObserveError::DeviceId(device));
+        }
         self.track(device).anonymous = true;
+        Ok(())
     }
 
     /// Anonymous devices whose visit to `zone` is confirmed. This is the

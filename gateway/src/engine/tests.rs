@@ -146,6 +146,12 @@ fn bad_sightings_are_errors_and_counted() {
         engine.observe(f64::INFINITY, AnchorIdx(0), d, -60.0, &mut out),
         Err(ObserveError::Time(f64::INFINITY))
     );
+    let huge = DeviceId(u32::MAX);
+    assert_eq!(
+        engine.observe(1.0, AnchorIdx(0), huge, -60.0, &mut out),
+        Err(ObserveError::DeviceId(huge))
+    );
+    assert!(engine.mark_anonymous(huge).is_err());
     assert!(engine.observe_named(1.0, "mid", d, -60.0, &mut out).is_ok());
     let c = engine.counters();
     assert_eq!(
@@ -175,7 +181,7 @@ fn anonymous_devices_are_counted_not_reported() {
     let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
     let mut out = Vec::new();
     for i in 0..3 {
-        engine.mark_anonymous(DeviceId(i));
+        engine.mark_anonymous(DeviceId(i)).unwrap();
         walk(
             &mut engine,
             &layout,
