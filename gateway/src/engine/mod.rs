@@ -11,6 +11,43 @@
 //! Stages, each in its own module: [`filter`] -> [`locate`] -> [`motion`] ->
 //! [`zone`] -> [`presence`]; [`calibrate`] fits the radio models the
 //! locator uses.
+//!
+//! ```
+//! use aisle_gateway::engine::{DeviceTable, Engine, EngineConfig, Output};
+//! use aisle_gateway::layout::Layout;
+//!
+//! let layout = Layout::parse(
+//!     r#"
+//! [store]
+//! id = "s1"
+//! timezone = "UTC"
+//! [[anchor]]
+//! id = "door"
+//! x = 0.0
+//! y = 0.0
+//! [[zone]]
+//! id = "entrance"
+//! polygon = [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0], [0.0, 3.0]]
+//! "#,
+//!     "example",
+//! )?;
+//! let mut engine = Engine::new(&layout, EngineConfig::default())?;
+//! let mut devices = DeviceTable::new();
+//! let mut out = Vec::new();
+//! let phone = devices.intern("phone-1");
+//! let door = engine.anchor("door").unwrap();
+//! for i in 0..40 {
+//!     engine.observe(100.0 + f64::from(i) * 0.25, door, phone, -62.0, &mut out)?;
+//! }
+//! engine.tick(130.0, &mut out);
+//! for output in out.drain(..) {
+//!     match output {
+//!         Output::Position(p) => assert!(p.confidence < 0.5, "one anchor"),
+//!         Output::Presence(e) => println!("{:?} {:?}", e.kind, e.zone),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod calibrate;
 pub mod filter;
