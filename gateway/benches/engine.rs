@@ -121,33 +121,33 @@ fn sightings(layout: &Layout, from_step: u32, steps: u32) -> Vec<(f64, AnchorIdx
     out
 }
 
-fn observe(c: &mut Criterion) {
-    let layout = store();
-    let mut warm = Engine::new(&layout, EngineConfig::default()).unwrap();
+/// A warmed engine and the sightings to time, for `config`.
+fn setup(layout: &Layout, config: EngineConfig) -> (Engine, Vec<(f64, AnchorIdx, DeviceId, f64)>) {
+    let mut warm = Engine::new(layout, config).unwrap();
     let mut out = Vec::with_capacity(1 << 16);
-    for (ts, a, d, rssi) in sightings(&layout, 0, 30) {
+    for (ts, a, d, rssi) in sightings(layout, 0, 30) {
         warm.observe(ts, a, d, rssi, &mut out).unwrap();
         out.clear();
     }
-    let stream = sightings(&layout, 30, 20);
-    let tracked = warm.tracked();
-    eprintln!(
-        "{} sightings in 2 s of store time; {tracked} devices tracked, state {} bytes \
-         ({} bytes a device: slots, boxed tracks and filter capacity)",
-        stream.len(),
-        warm.state_bytes(),
-        warm.state_bytes() / tracked.max(1)
-    );
-    let mut group = c.benchmark_group("engine");
+    (warm, sightings(layout, 30, 20))
+}
+
+/// Time `stream` through copies of `warm`.
+fn run(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    warm: &Engine,
+    stream: &[(f64, AnchorIdx, DeviceId, f64)],
+) {
+    let mut out = Vec::with_capacity(1 << 16);
     group.throughput(Throughput::Elements(stream.len() as u64));
-    group.sample_size(10);
-    group.bench_function("observe_10k_devices_50_anchors", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let mut engine = warm.clone();
                 let start = Instant::now();
-                for &(ts, a, d, rssi) in &stream {
+                for &(ts, a, d, rssi) in stream {
                     let _ = black_box(engine.observe(ts, a, d, rssi, &mut out));
                     if out.len() > 1 << 15 {
                         out.clear();
@@ -159,6 +159,34 @@ fn observe(c: &mut Criterion) {
             total
         });
     });
+}
+
+fn observe(c: &mut Criterion) {
+    let layout = store();
+    let (warm, stream) = setup(&layout, EngineConfig::default());
+    let tracked = warm.tracked();
+    eprintln!(
+        "{} sightings in 2 s of store time; {tracked} devices tracked, state {} bytes \
+         ({} bytes a device: slots, boxed tracks and filter capacity)",
+        stream.len(),
+        warm.state_bytes(),
+        warm.state_bytes() / tracked.max(1)
+    );
+    let mut group = c.benchmark_group("engine");
+    group.sample_size(10);
+    run(&mut group, "observe_10k_devices_50_anchors", &warm, &stream);
+    // The per-sighting path alone: no fixes within the timed stream.
+    let config = EngineConfig {
+        locate_interval_s: 1e6,
+        ..EngineConfig::default()
+    };
+    let (warm, stream) = setup(&layout, config);
+    run(
+        &mut group,
+        "record_only_10k_devices_50_anchors",
+        &warm,
+        &stream,
+    );
     group.finish();
 }
 
