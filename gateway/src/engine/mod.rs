@@ -356,11 +356,15 @@ impl Engine {
             return Err(ObserveError::DeviceId(device));
         }
         self.counters.sightings += 1;
+        let stale_s = self.config.filter.stale_after_s;
         let track = self.track(device);
-        // The first fix waits one interval: on the first sighting only one
-        // anchor has spoken, and a fix from it would start the track at
-        // that anchor, however far it is.
-        let last_fix = *track.last_fix.get_or_insert(ts);
+        // The first fix, and the first after a silence, waits one interval:
+        // on the first sighting only one anchor has spoken, and a fix from
+        // it would put the device at that anchor, however far it is.
+        if track.last_fix.is_none() || ts - track.last_heard > stale_s {
+            track.last_fix = Some(ts);
+        }
+        let last_fix = track.last_fix.unwrap_or(ts);
         #[allow(clippy::cast_possible_truncation)] // dBm fit f32
         track.filter.push(millis(ts), anchor, rssi as f32);
         track.presence.heard(ts);

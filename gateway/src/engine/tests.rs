@@ -116,7 +116,26 @@ fn a_shopper_walks_from_one_zone_to_the_other_and_leaves() {
     engine.tick(138.5, &mut out);
     assert_eq!(presence(&out).last(), Some(&(Exit, 1)));
     assert_eq!(engine.tracked(), 1);
-    engine.tick(300.0, &mut out);
+    // Back a minute later on the other side: a fresh visit, and the first
+    // position is already near the device, not at the first anchor heard.
+    out.clear();
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (200.0, 210.0),
+        |_| Point::new(3.0, 5.0),
+        &mut out,
+    );
+    let Some(Output::Position(first)) = out.first() else {
+        panic!("{out:?}")
+    };
+    assert!(
+        Point::new(first.x, first.y).distance(Point::new(3.0, 5.0)) < 1.0,
+        "{first:?}"
+    );
+    assert_eq!(presence(&out), [(Enter, 0)]);
+    engine.tick(400.0, &mut out);
     assert_eq!(engine.tracked(), 0);
 }
 
