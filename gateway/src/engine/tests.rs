@@ -4,7 +4,8 @@
 use super::*;
 use crate::layout::{Anchor, Store, Zone};
 use PresenceKind::{Dwell, Enter, Exit};
-use locate::RadioModel;
+use locate::{LocateConfig, RadioModel};
+use presence::PresenceConfig;
 
 /// A 12 x 10 m room, five anchors, two zones split at x = 6.
 fn room() -> Layout {
