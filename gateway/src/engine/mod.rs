@@ -277,7 +277,11 @@ impl Engine {
 
     /// Lets time pass to `now`: pending enters and dwells fire, devices
     /// silent for the absence time exit, long-silent devices are dropped.
+    /// A `now` that is not a finite number is ignored.
     pub fn tick(&mut self, now: f64, out: &mut Vec<Output>) {
+        if !now.is_finite() {
+            return;
+        }
         let config = &self.config;
         for (i, slot) in self.tracks.iter_mut().enumerate() {
             let Some(track) = slot else { continue };

@@ -114,6 +114,7 @@ fn a_shopper_walks_from_one_zone_to_the_other_and_leaves() {
     out.clear();
     engine.tick(135.0, &mut out);
     assert!(presence(&out).iter().all(|&(k, _)| k == Dwell), "{out:?}");
+    engine.tick(f64::NAN, &mut out);
     engine.tick(138.5, &mut out);
     assert_eq!(presence(&out).last(), Some(&(Exit, 1)));
     assert_eq!(engine.tracked(), 1);
