@@ -1,0 +1,305 @@
+//! Calibration: fitting each anchor's radio model, `rssi = p0 - 10 n
+//! log10(d)`, from sightings at known positions.
+//!
+//! Per anchor, the readings at each reference point are first reduced to
+//! their median, so a point heard 60 times weighs as much as one heard 10
+//! times and multipath dips do not drag the fit. A least-squares line
+//! through `(10 log10(d), median rssi)` gives `p0` and `n`; points further
+//! than `outlier_k` residual RMS from it (a wall, a column in the way) are
+//! dropped and the line fitted once more. `n` is held to 1.0..=6.0, the
+//! range the layout accepts.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::locate::{LocateConfig, RadioModel};
+use crate::layout::{Layout, Point};
+use crate::record::RecordedSighting;
+
+/// Parameters of the fit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalibrateConfig {
+    /// Reference points an anchor needs for a fit. Default 4.
+    pub min_points: usize,
+    /// Points further than this many residual RMS from the first fit are
+    /// dropped before the second. Default 2.5.
+    pub outlier_k: f64,
+}
+
+impl Default for CalibrateConfig {
+    fn default() -> Self {
+        CalibrateConfig {
+            min_points: 4,
+            outlier_k: 2.5,
+        }
+    }
+}
+
+/// The path-loss exponents the layout accepts.
+const EXPONENT_RANGE: std::ops::RangeInclusive<f64> = 1.0..=6.0;
+
+/// One anchor's fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnchorFit {
+    /// The anchor's id.
+    pub anchor: String,
+    /// Fitted RSSI at 1 m, dBm (the layout's previous value if not fitted).
+    pub rssi_at_1m: f64,
+    /// Fitted path-loss exponent (the previous value if not fitted).
+    pub path_loss_exponent: f64,
+    /// RMS of the residuals over the points used, dB.
+    pub residual_rms_db: f64,
+    /// Reference points used in the final fit.
+    pub points: usize,
+    /// Whether the anchor had enough points to be fitted.
+    pub fitted: bool,
+}
+
+/// The result of a calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// The input layout with the fitted values.
+    pub layout: Layout,
+    /// One fit per anchor, in layout order.
+    pub fits: Vec<AnchorFit>,
+    /// Sightings skipped for naming an anchor not in the layout.
+    pub unknown_anchor: usize,
+    /// Sightings skipped for carrying no true position.
+    pub no_position: usize,
+}
+
+/// Fits every anchor of `layout` from `sightings`; distances use the
+/// anchor heights and device height of `locate`.
+#[must_use]
+pub fn calibrate<'a>(
+    layout: &Layout,
+    sightings: impl IntoIterator<Item = &'a RecordedSighting>,
+    locate: &LocateConfig,
+    config: &CalibrateConfig,
+) -> Calibration {
+    let index: HashMap<&str, usize> = layout
+        .anchors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    // (anchor, x mm, y mm) -> readings there.
+    let mut at_points: HashMap<(usize, i64, i64), Vec<f64>> = HashMap::new();
+    let (mut unknown_anchor, mut no_position) = (0, 0);
+    for s in sightings {
+        let Some(&a) = index.get(s.anchor.as_str()) else {
+            unknown_anchor += 1;
+            continue;
+        };
+        let Some(p) = s.truth() else {
+            no_position += 1;
+            continue;
+        };
+        #[allow(clippy::cast_possible_truncation)] // millimetres of a floor plan
+        let key = (
+            a,
+            (p.x * 1000.0).round() as i64,
+            (p.y * 1000.0).round() as i64,
+        );
+        at_points.entry(key).or_default().push(s.rssi);
+    }
+    let mut per_anchor: Vec<Vec<(f64, f64)>> = vec![Vec::new(); layout.anchors.len()];
+    for ((a, x, y), mut readings) in at_points {
+        #[allow(clippy::cast_precision_loss)]
+        let p = Point::new(x as f64 / 1000.0, y as f64 / 1000.0);
+        let model = RadioModel::of(&layout.anchors[a], locate);
+        per_anchor[a].push((10.0 * model.distance(p).log10(), median(&mut readings)));
+    }
+    let mut out = layout.clone();
+    let mut fits = Vec::with_capacity(layout.anchors.len());
+    for (anchor, mut points) in out.anchors.iter_mut().zip(per_anchor) {
+        // Deterministic order whatever the hash map's.
+        points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let model = RadioModel::of(anchor, locate);
+        let mut fit = AnchorFit {
+            anchor: anchor.id.clone(),
+            rssi_at_1m: model.rssi_at_1m,
+            path_loss_exponent: model.path_loss_exponent,
+            residual_rms_db: 0.0,
+            points: points.len(),
+            fitted: false,
+        };
+        if points.len() >= config.min_points {
+            let (mut p0, mut n) = fit_line(&points, model.path_loss_exponent);
+            let mut rms = rms_residual(&points, p0, n);
+            let kept: Vec<_> = points
+                .iter()
+                .copied()
+                .filter(|&(l, r)| (r - (p0 - n * l)).abs() <= config.outlier_k * rms)
+                .collect();
+            if kept.len() >= config.min_points && kept.len() < points.len() {
+                (p0, n) = fit_line(&kept, model.path_loss_exponent);
+                rms = rms_residual(&kept, p0, n);
+                fit.points = kept.len();
+            }
+            anchor.rssi_at_1m = Some(p0);
+            anchor.path_loss_exponent = Some(n);
+            fit = AnchorFit {
+                rssi_at_1m: p0,
+                path_loss_exponent: n,
+                residual_rms_db: rms,
+                fitted: true,
+                ..fit
+            };
+        }
+        fits.push(fit);
+    }
+    Calibration {
+        layout: out,
+        fits,
+        unknown_anchor,
+        no_position,
+    }
+}
+
+/// Least squares `rssi = p0 - n * loss` over `(loss, rssi)`, `n` held to
+/// [`EXPONENT_RANGE`]; `fallback_n` when the losses do not spread.
+fn fit_line(points: &[(f64, f64)], fallback_n: f64) -> (f64, f64) {
+    #[allow(clippy::cast_precision_loss)]
+    let k = points.len() as f64;
+    let mean_l = points.iter().map(|p| p.0).sum::<f64>() / k;
+    let mean_r = points.iter().map(|p| p.1).sum::<f64>() / k;
+    let (mut sll, mut slr) = (0.0, 0.0);
+    for &(l, r) in points {
+        sll += (l - mean_l) * (l - mean_l);
+        slr += (l - mean_l) * (r - mean_r);
+    }
+    let n = if sll > 1e-9 { -slr / sll } else { fallback_n };
+    let n = n.clamp(*EXPONENT_RANGE.start(), *EXPONENT_RANGE.end());
+    // With n fixed (clamped or not) the best p0 is the mean of rssi + n l.
+    (mean_r + n * mean_l, n)
+}
+
+fn rms_residual(points: &[(f64, f64)], p0: f64, n: f64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let k = points.len() as f64;
+    (points
+        .iter()
+        .map(|&(l, r)| (r - (p0 - n * l)).powi(2))
+        .sum::<f64>()
+        / k)
+        .sqrt()
+}
+
+/// The median of `v` (reordered); 0 for an empty slice.
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        f64::midpoint(v[mid - 1], v[mid])
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // values set exactly, compared exactly
+mod tests {
+    use super::*;
+    use crate::engine::locate::tests::square_room;
+
+    fn sighting(anchor: &str, rssi: f64, p: Point) -> RecordedSighting {
+        RecordedSighting {
+            ts: 0.0,
+            anchor: anchor.into(),
+            device: Some("beacon".into()),
+            adv: None,
+            rssi,
+            x: Some(p.x),
+            y: Some(p.y),
+        }
+    }
+
+    #[test]
+    fn recovers_known_models_through_noise_and_dips() {
+        let mut truth = square_room();
+        let known = [
+            (-55.0, 1.8),
+            (-62.0, 2.6),
+            (-58.0, 3.1),
+            (-66.0, 2.0),
+            (-60.0, 2.2),
+        ];
+        for (a, &(p0, n)) in truth.anchors.iter_mut().zip(&known) {
+            a.rssi_at_1m = Some(p0);
+            a.path_loss_exponent = Some(n);
+        }
+        let locate = LocateConfig::default();
+        let mut sightings = Vec::new();
+        let mut noise = 0u32;
+        for ix in 0..13 {
+            for iy in 0..11 {
+                let p = Point::new(0.5 + f64::from(ix) * 0.9, 0.5 + f64::from(iy) * 0.9);
+                for a in &truth.anchors {
+                    let expected = RadioModel::of(a, &locate).expected_rssi(p);
+                    for k in 0..9 {
+                        // Symmetric noise of +-3 dB, and one deep dip.
+                        noise = noise.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        let jitter = f64::from(noise >> 24) / 255.0 * 6.0 - 3.0;
+                        let dip = if k == 4 { -20.0 } else { 0.0 };
+                        sightings.push(sighting(&a.id, expected + jitter + dip, p));
+                    }
+                }
+            }
+        }
+        sightings.push(sighting("nobody", -50.0, Point::new(1.0, 1.0)));
+        let mut blank = truth.clone();
+        for a in &mut blank.anchors {
+            a.rssi_at_1m = None;
+            a.path_loss_exponent = None;
+        }
+        let c = calibrate(&blank, &sightings, &locate, &CalibrateConfig::default());
+        assert_eq!(c.unknown_anchor, 1);
+        for (fit, &(p0, n)) in c.fits.iter().zip(&known) {
+            assert!(fit.fitted && fit.points >= 130, "{fit:?}");
+            assert!((fit.rssi_at_1m - p0).abs() < 1.0, "{fit:?} vs {p0}");
+            assert!((fit.path_loss_exponent - n).abs() < 0.1, "{fit:?} vs {n}");
+            assert!(fit.residual_rms_db < 2.0, "{fit:?}");
+        }
+        assert_eq!(c.layout.anchors[1].rssi_at_1m, Some(c.fits[1].rssi_at_1m));
+    }
+
+    #[test]
+    fn too_few_points_keep_the_old_model_and_exponents_stay_in_range() {
+        let layout = square_room();
+        let p = Point::new(3.0, 3.0);
+        let few = [sighting("sw", -70.0, p)];
+        let c = calibrate(
+            &layout,
+            &few,
+            &LocateConfig::default(),
+            &CalibrateConfig::default(),
+        );
+        assert!(!c.fits[0].fitted);
+        assert_eq!(c.fits[0].rssi_at_1m, -60.0);
+        assert_eq!(c.layout, layout);
+        // RSSI rising with distance would fit a negative exponent.
+        let odd: Vec<_> = (0..6)
+            .map(|i| {
+                sighting(
+                    "sw",
+                    -90.0 + f64::from(i) * 5.0,
+                    Point::new(f64::from(i) + 1.0, 0.0),
+                )
+            })
+            .collect();
+        let c = calibrate(
+            &layout,
+            &odd,
+            &LocateConfig::default(),
+            &CalibrateConfig::default(),
+        );
+        assert!(c.fits[0].fitted);
+        assert_eq!(c.fits[0].path_loss_exponent, 1.0);
+    }
+}

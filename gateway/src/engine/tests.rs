@@ -1,0 +1,282 @@
+//! Engine-level tests: the stages wired together.
+#![allow(clippy::float_cmp)] // values set exactly, compared exactly
+
+use super::*;
+use crate::layout::{Anchor, Store, Zone};
+use PresenceKind::{Dwell, Enter, Exit};
+use locate::{LocateConfig, RadioModel};
+use presence::PresenceConfig;
+
+/// A 12 x 10 m room, five anchors, two zones split at x = 6.
+fn room() -> Layout {
+    let anchor = |id: &str, x, y| Anchor {
+        id: id.into(),
+        x,
+        y,
+        z: Some(2.5),
+        rssi_at_1m: Some(-60.0),
+        path_loss_exponent: Some(2.2),
+    };
+    let zone = |id: &str, x0: f64, x1: f64| Zone {
+        id: id.into(),
+        name: None,
+        polygon: vec![[x0, 0.0], [x1, 0.0], [x1, 10.0], [x0, 10.0]],
+    };
+    Layout {
+        store: Store {
+            id: "room".into(),
+            name: None,
+            timezone: "UTC".into(),
+        },
+        anchors: vec![
+            anchor("sw", 0.0, 0.0),
+            anchor("se", 12.0, 0.0),
+            anchor("ne", 12.0, 10.0),
+            anchor("nw", 0.0, 10.0),
+            anchor("mid", 6.0, 5.0),
+        ],
+        zones: vec![zone("left", 0.0, 6.0), zone("right", 6.0, 12.0)],
+    }
+}
+
+/// Feeds sightings of `device` standing at `at(t)` from `t0` to `t1`, each
+/// anchor every 0.2 s, exactly on the model.
+fn walk(
+    engine: &mut Engine,
+    layout: &Layout,
+    device: DeviceId,
+    (t0, t1): (f64, f64),
+    at: impl Fn(f64) -> Point,
+    out: &mut Vec<Output>,
+) {
+    let models: Vec<_> = layout
+        .anchors
+        .iter()
+        .map(|a| RadioModel::of(a, &LocateConfig::default()))
+        .collect();
+    let mut t = t0;
+    while t < t1 {
+        for (i, m) in models.iter().enumerate() {
+            let rssi = m.expected_rssi(at(t)).round();
+            let anchor = AnchorIdx(u16::try_from(i).unwrap());
+            engine.observe(t, anchor, device, rssi, out).unwrap();
+        }
+        t += 0.2;
+    }
+}
+
+fn presence(out: &[Output]) -> Vec<(PresenceKind, u16)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Presence(e) => Some((e.kind, e.zone.0)),
+            Output::Position(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_shopper_walks_from_one_zone_to_the_other_and_leaves() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    let d = DeviceId(3);
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (100.0, 115.0),
+        |_| Point::new(3.0, 5.0),
+        &mut out,
+    );
+    let last = out.iter().rev().find_map(|o| match o {
+        Output::Position(p) => Some(*p),
+        Output::Presence(_) => None,
+    });
+    let last = last.unwrap();
+    assert!(
+        Point::new(last.x, last.y).distance(Point::new(3.0, 5.0)) < 0.5,
+        "{last:?}"
+    );
+    assert_eq!(last.zone, Some(ZoneIdx(0)));
+    assert!(last.confidence > 0.5, "{last:?}");
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (115.0, 130.0),
+        |_| Point::new(9.0, 5.0),
+        &mut out,
+    );
+    assert_eq!(
+        presence(&out),
+        [(Enter, 0), (Dwell, 0), (Exit, 0), (Enter, 1)]
+    );
+    out.clear();
+    engine.tick(135.0, &mut out);
+    assert!(presence(&out).iter().all(|&(k, _)| k == Dwell), "{out:?}");
+    engine.tick(f64::NAN, &mut out);
+    engine.tick(138.5, &mut out);
+    assert_eq!(presence(&out).last(), Some(&(Exit, 1)));
+    assert_eq!(engine.tracked(), 1);
+    // Back a minute later on the other side: a fresh visit, and the first
+    // position is already near the device, not at the first anchor heard.
+    out.clear();
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (200.0, 210.0),
+        |_| Point::new(3.0, 5.0),
+        &mut out,
+    );
+    let Some(Output::Position(first)) = out.first() else {
+        panic!("{out:?}")
+    };
+    assert!(
+        Point::new(first.x, first.y).distance(Point::new(3.0, 5.0)) < 1.0,
+        "{first:?}"
+    );
+    assert_eq!(presence(&out), [(Enter, 0)]);
+    engine.tick(400.0, &mut out);
+    assert_eq!(engine.tracked(), 0);
+}
+
+#[test]
+fn bad_sightings_are_errors_and_counted() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    let d = DeviceId(0);
+    assert_eq!(
+        engine.observe(1.0, AnchorIdx(5), d, -60.0, &mut out),
+        Err(ObserveError::UnknownAnchor(AnchorIdx(5)))
+    );
+    assert_eq!(
+        engine.observe_named(1.0, "roof", d, -60.0, &mut out),
+        Err(ObserveError::UnknownAnchorId)
+    );
+    assert!(matches!(
+        engine.observe(1.0, AnchorIdx(0), d, f64::NAN, &mut out),
+        Err(ObserveError::Rssi(r)) if r.is_nan()
+    ));
+    assert_eq!(
+        engine.observe(1.0, AnchorIdx(0), d, 127.0, &mut out),
+        Err(ObserveError::Rssi(127.0))
+    );
+    assert_eq!(
+        engine.observe(f64::INFINITY, AnchorIdx(0), d, -60.0, &mut out),
+        Err(ObserveError::Time(f64::INFINITY))
+    );
+    let huge = DeviceId(u32::MAX);
+    assert_eq!(
+        engine.observe(1.0, AnchorIdx(0), huge, -60.0, &mut out),
+        Err(ObserveError::DeviceId(huge))
+    );
+    assert!(engine.mark_anonymous(huge).is_err());
+    assert!(engine.observe_named(1.0, "mid", d, -60.0, &mut out).is_ok());
+    let c = engine.counters();
+    assert_eq!(
+        (c.unknown_anchor, c.bad_rssi, c.bad_time, c.sightings),
+        (2, 2, 1, 1)
+    );
+}
+
+#[test]
+fn bad_config_names_its_key() {
+    let mut config = EngineConfig::default();
+    config.presence.absence_s = f64::NAN;
+    let e = Engine::new(&room(), config).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "engine config: presence.absence_s: must be a finite number above 0"
+    );
+    let parsed: EngineConfig =
+        toml::from_str("locate_interval_s = 1.0\n[zone]\nmargin_m = 1.0\n").unwrap();
+    assert_eq!(parsed.zone.margin_m, 1.0);
+    assert_eq!(parsed.presence, PresenceConfig::default());
+}
+
+#[test]
+fn anonymous_devices_are_counted_not_reported() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    for i in 0..3 {
+        engine.mark_anonymous(DeviceId(i)).unwrap();
+        walk(
+            &mut engine,
+            &layout,
+            DeviceId(i),
+            (0.0, 8.0),
+            |_| Point::new(9.0, 5.0),
+            &mut out,
+        );
+    }
+    assert!(presence(&out).is_empty());
+    assert_eq!(engine.count_anonymous(ZoneIdx(1)), 3);
+    assert_eq!(engine.count_anonymous(ZoneIdx(0)), 0);
+}
+
+#[test]
+fn a_tracked_device_costs_under_two_kibibytes() {
+    // Worst case: a full filter (16 anchors) plus the boxed track and its
+    // slot in the engine's vector.
+    let worst = filter::MAX_HEAP_BYTES + size_of::<Track>() + size_of::<Option<Box<Track>>>();
+    println!(
+        "track {} B, filter at most {} B: {worst} B a device at most",
+        size_of::<Track>(),
+        filter::MAX_HEAP_BYTES
+    );
+    assert!(worst < 2048, "{worst}");
+}
+
+#[test]
+fn a_shopper_on_a_zone_border_with_noisy_radio_does_not_flap() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let models: Vec<_> = layout
+        .anchors
+        .iter()
+        .map(|a| RadioModel::of(a, &LocateConfig::default()))
+        .collect();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut uniform = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        #[allow(clippy::cast_precision_loss)]
+        let u = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        u
+    };
+    let mut out = Vec::new();
+    // Standing on the border (x = 6) for two minutes; each reading off the
+    // model by up to +-4 dB.
+    let at = Point::new(6.0, 3.0);
+    let mut t = 0.0;
+    while t < 120.0 {
+        for (i, m) in models.iter().enumerate() {
+            let rssi = (m.expected_rssi(at) + 8.0 * (uniform() - 0.5)).round();
+            let anchor = AnchorIdx(u16::try_from(i).unwrap());
+            engine
+                .observe(t, anchor, DeviceId(0), rssi, &mut out)
+                .unwrap();
+        }
+        t += 0.25;
+    }
+    let (mut changes, mut last, mut sides) = (0, None, [0; 2]);
+    for o in &out {
+        if let Output::Position(p) = o {
+            sides[usize::from(p.x >= 6.0)] += 1;
+            if p.zone != last {
+                changes += 1;
+                last = p.zone;
+            }
+        }
+    }
+    // The filtered positions do fall on both sides of the border ...
+    assert!(sides[0] > 10 && sides[1] > 10, "{sides:?}");
+    // ... but the zone is taken once and kept, and so is the visit.
+    assert!(changes <= 1, "{changes} zone changes");
+    let enters = presence(&out).iter().filter(|(k, _)| *k == Enter).count();
+    assert!(enters <= 1, "{:?}", presence(&out));
+}

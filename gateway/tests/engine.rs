@@ -1,0 +1,301 @@
+//! The engine against synthetic sightings and the reference room's real
+//! ones.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate};
+use aisle_gateway::engine::filter::Level;
+use aisle_gateway::engine::locate::{LocateConfig, Locator, RadioModel};
+use aisle_gateway::engine::{AnchorIdx, DeviceTable, Engine, EngineConfig, Output};
+use aisle_gateway::layout::{Layout, Point};
+use aisle_gateway::record::{self, RecordedSighting};
+
+fn reference_room(file: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/reference-room")
+        .join(file);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipped: {} absent (the shared data sits beside the checkout in CI)",
+            path.display()
+        );
+        None
+    }
+}
+
+/// xorshift64: deterministic noise without a dependency.
+struct Noise(u64);
+
+impl Noise {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        #[allow(clippy::cast_precision_loss)]
+        let u = (self.0 >> 11) as f64 / (1u64 << 53) as f64;
+        u
+    }
+
+    /// Roughly normal, standard deviation 1 (Irwin-Hall of 12).
+    fn normal(&mut self) -> f64 {
+        (0..12).map(|_| self.uniform()).sum::<f64>() - 6.0
+    }
+}
+
+#[test]
+fn synthetic_sightings_with_fading_and_dips_locate_within_a_metre() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/reference-room/layout.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| SMALL_ROOM.to_owned());
+    let mut layout = Layout::parse(&text, "room").unwrap();
+    for a in &mut layout.anchors {
+        a.rssi_at_1m = Some(-62.0);
+        a.path_loss_exponent = Some(2.4);
+    }
+    let models: Vec<_> = layout
+        .anchors
+        .iter()
+        .map(|a| RadioModel::of(a, &LocateConfig::default()))
+        .collect();
+    let mut devices = DeviceTable::new();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for (k, truth) in [
+        (2.0, 3.0),
+        (5.5, 9.0),
+        (10.0, 8.8),
+        (15.0, 4.0),
+        (17.0, 15.0),
+        (9.0, 14.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let truth = Point::new(truth.0, truth.1);
+        let device = devices.intern(&format!("phone-{k}"));
+        out.clear();
+        // 20 s, each anchor every 0.3 s: 3 dB of fast fading and one
+        // reading in eight a deep multipath dip.
+        for step in 0..67 {
+            let t = 1000.0 + f64::from(step) * 0.3;
+            for (i, m) in models.iter().enumerate() {
+                let dip = if noise.uniform() < 0.125 { -15.0 } else { 0.0 };
+                let rssi = (m.expected_rssi(truth) + 3.0 * noise.normal() + dip).round();
+                let anchor = AnchorIdx(u16::try_from(i).unwrap());
+                engine
+                    .observe(t, anchor, device, rssi.max(-127.0), &mut out)
+                    .unwrap();
+            }
+        }
+        // Every fix after a 5 s warm-up.
+        errors.extend(out.iter().filter_map(|o| match o {
+            Output::Position(p) if p.ts >= 1005.0 => Some(Point::new(p.x, p.y).distance(truth)),
+            _ => None,
+        }));
+    }
+    errors.sort_by(f64::total_cmp);
+    let (median, p90) = (percentile(&errors, 0.5), percentile(&errors, 0.9));
+    println!(
+        "synthetic, 6 points, {} fixes: median {median:.2} m, p90 {p90:.2} m",
+        errors.len()
+    );
+    // 3 dB of fading per reading leaves the filtered levels about 1.5 dB
+    // off, which near a wall, with most anchors far, is a metre or two.
+    assert!(median < 0.8 && p90 < 2.0, "median {median}, p90 {p90}");
+}
+
+/// Used when the reference room is absent: the same shape, four anchors.
+const SMALL_ROOM: &str = r#"
+[store]
+id = "room"
+timezone = "UTC"
+[[anchor]]
+id = "a"
+x = 0.0
+y = 0.0
+[[anchor]]
+id = "b"
+x = 20.0
+y = 0.0
+[[anchor]]
+id = "c"
+x = 20.0
+y = 17.0
+[[anchor]]
+id = "d"
+x = 0.0
+y = 17.0
+[[anchor]]
+id = "e"
+x = 10.0
+y = 8.0
+"#;
+
+/// Sightings of the reference room grouped by reference point (in file
+/// order of first appearance).
+fn reference_points(path: &Path) -> Vec<(Point, Vec<RecordedSighting>)> {
+    let mut points: BTreeMap<(i64, i64), (usize, Point, Vec<RecordedSighting>)> = BTreeMap::new();
+    let skipped = record::read_all(record::open(path).unwrap(), |s| {
+        let p = s.truth().unwrap();
+        #[allow(clippy::cast_possible_truncation)]
+        let key = ((p.x * 1000.0).round() as i64, (p.y * 1000.0).round() as i64);
+        let n = points.len();
+        points
+            .entry(key)
+            .or_insert_with(|| (n, p, Vec::new()))
+            .2
+            .push(s);
+    })
+    .unwrap();
+    assert!(skipped.is_empty());
+    let mut v: Vec<_> = points.into_values().collect();
+    v.sort_by_key(|(i, _, _)| *i);
+    v.into_iter().map(|(_, p, s)| (p, s)).collect()
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i]
+}
+
+/// Per-anchor medians of a point's sightings, as levels.
+fn median_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> {
+    let mut per: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for s in sightings {
+        let i = layout
+            .anchors
+            .iter()
+            .position(|a| a.id == s.anchor)
+            .unwrap();
+        per.entry(i).or_default().push(s.rssi);
+    }
+    per.into_iter()
+        .map(|(i, mut v)| {
+            v.sort_by(f64::total_cmp);
+            Level {
+                anchor: AnchorIdx(u16::try_from(i).unwrap()),
+                rssi: v[v.len() / 2],
+                variance_db2: 1.0,
+            }
+        })
+        .collect()
+}
+
+/// The time of the last sighting of the receiver that finishes first.
+fn complete_until(sightings: &[RecordedSighting]) -> f64 {
+    let mut last: BTreeMap<&str, f64> = BTreeMap::new();
+    for s in sightings {
+        last.insert(&s.anchor, s.ts);
+    }
+    last.into_values().fold(f64::INFINITY, f64::min)
+}
+
+/// Folds of the cross-validation, by reference point.
+const FOLDS: usize = 5;
+
+#[test]
+fn reference_room_cross_validated_by_point() {
+    let (Some(layout_path), Some(data)) = (
+        reference_room("layout.toml"),
+        reference_room("calibration.jsonl.gz"),
+    ) else {
+        return;
+    };
+    let layout = Layout::load(&layout_path).unwrap();
+    let points = reference_points(&data);
+    assert_eq!(points.len(), 81);
+    let config = EngineConfig::default();
+    let (mut fix_errors, mut engine_errors) = (Vec::new(), Vec::new());
+    let (mut zone_hits, mut engine_fixes) = (0, 0);
+    let zone = |q: Point| layout.zones.iter().position(|z| z.contains(q));
+    for fold in 0..FOLDS {
+        let training = points
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % FOLDS != fold)
+            .flat_map(|(_, (_, s))| s);
+        let fitted = calibrate(
+            &layout,
+            training,
+            &config.locate,
+            &CalibrateConfig::default(),
+        );
+        let mut locator = Locator::new(&fitted.layout, config.locate);
+        for (i, (truth, sightings)) in points.iter().enumerate() {
+            if i % FOLDS != fold {
+                continue;
+            }
+            let fix = locator
+                .locate(&median_levels(&fitted.layout, sightings))
+                .unwrap();
+            fix_errors.push(fix.position.distance(*truth));
+            // The whole pipeline: the point's sightings in time order.
+            let mut engine = Engine::new(&fitted.layout, config).unwrap();
+            let mut devices = DeviceTable::new();
+            let mut out = Vec::new();
+            for s in sightings {
+                let device = devices.intern(s.device.as_deref().unwrap());
+                engine
+                    .observe_named(s.ts, &s.anchor, device, s.rssi, &mut out)
+                    .unwrap();
+            }
+            // Every fix after a 5 s warm-up, as on a walk that paused here,
+            // until the first receiver has given its 60 readings: after
+            // that the data set thins out to a few receivers, which a walk
+            // past live anchors never does.
+            let start = sightings[0].ts + 5.0;
+            let end = complete_until(sightings);
+            for o in &out {
+                if let Output::Position(p) = o
+                    && (start..=end).contains(&p.ts)
+                {
+                    let q = Point::new(p.x, p.y);
+                    engine_errors.push(q.distance(*truth));
+                    engine_fixes += 1;
+                    if zone(q) == zone(*truth) {
+                        zone_hits += 1;
+                    }
+                }
+            }
+        }
+    }
+    fix_errors.sort_by(f64::total_cmp);
+    engine_errors.sort_by(f64::total_cmp);
+    let (fix_median, fix_p90) = (percentile(&fix_errors, 0.5), percentile(&fix_errors, 0.9));
+    let (engine_median, engine_p90) = (
+        percentile(&engine_errors, 0.5),
+        percentile(&engine_errors, 0.9),
+    );
+    println!(
+        "reference room, {FOLDS}-fold by point, 81 points: \
+         per-point fix from medians: median {fix_median:.2} m, p90 {fix_p90:.2} m; \
+         engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
+         p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
+    );
+    // Measured: 2.13 m / 5.66 m from medians, 2.19 m / 5.97 m through the
+    // engine, 66% in the right zone. The log-distance model is the limit
+    // here, not the solver: fitted on all 81 points and tested on the same
+    // points it still gives 2.0 m (an exploratory script found the same for
+    // finer grids, Huber costs, top-k anchors and residual maps; k-nearest
+    // fingerprints did worse). The bounds leave 5-15% for changes in tuning
+    // and catch a broken fit or solver, which lands at 4 m or more.
+    assert!(fix_median < 2.3 && fix_p90 < 6.6, "{fix_median} {fix_p90}");
+    assert!(
+        engine_median < 2.3 && engine_p90 < 6.3,
+        "{engine_median} {engine_p90}"
+    );
+    assert!(
+        zone_hits * 100 >= engine_fixes * 55,
+        "{zone_hits}/{engine_fixes}"
+    );
+}
