@@ -10,5 +10,6 @@ pub mod engine;
 pub mod identify;
 pub mod inspect;
 pub mod layout;
+pub mod pipeline;
 pub mod record;
 pub mod sim;
