@@ -107,7 +107,7 @@ impl Pipeline {
                         let Some(address) = address else {
                             return Ok(());
                         };
-                        let id = self.devices.intern(&anonymous_name(address));
+                        let id = self.devices.intern(&anonymous_name(*address));
                         self.engine.mark_anonymous(id)?;
                         id
                     }
@@ -157,7 +157,7 @@ impl Pipeline {
 
 /// An internal name for an anonymous device. It starts with a character no
 /// published id may hold, so it can never collide with or pass for one.
-fn anonymous_name(address: &[u8; 6]) -> String {
+fn anonymous_name(address: [u8; 6]) -> String {
     format!("#anon:{}", hex::encode(address))
 }
 
@@ -213,7 +213,7 @@ mod tests {
             }
         }
         p.tick(NOW + 10.0, &mut out);
-        let named: std::collections::BTreeSet<&str> = out
+        let published: std::collections::BTreeSet<&str> = out
             .iter()
             .filter_map(|o| match o {
                 Output::Position(pos) => p.device_name(pos.device),
