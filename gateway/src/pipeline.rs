@@ -237,7 +237,7 @@ mod tests {
             .collect();
         assert!(presence.is_subset(&opted), "{presence:?}");
         assert!(
-            named
+            published
                 .iter()
                 .all(|n| opted.contains(n) || n.starts_with("#anon:"))
         );
