@@ -13,3 +13,4 @@ pub mod layout;
 pub mod pipeline;
 pub mod record;
 pub mod sim;
+pub mod source;
