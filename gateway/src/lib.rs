@@ -7,4 +7,5 @@
 
 pub mod inspect;
 pub mod layout;
+pub mod mqtt;
 pub mod record;
