@@ -115,6 +115,8 @@ pub enum PublisherError {
 pub struct PublisherStats {
     /// Messages written to the broker connection, re-sends included.
     pub published: AtomicU64,
+    /// QoS 1 messages accepted into the spool.
+    pub spooled: AtomicU64,
     /// QoS 1 messages the broker acknowledged.
     pub acked: AtomicU64,
     /// QoS 0 messages dropped while disconnected or congested.
@@ -358,7 +360,7 @@ impl Task {
             QoS::AtLeastOnce => {
                 let spool = &mut self.spool;
                 match blocking(|| spool.push(&message)) {
-                    Ok(_) => {}
+                    Ok(_) => PublisherStats::add(&self.stats.spooled),
                     Err(SpoolError::Full { used, max, .. }) => {
                         tracing::warn!(topic = %message.topic, used, max, "spool full, message refused");
                         PublisherStats::add(&self.stats.refused_full);
