@@ -235,7 +235,7 @@ async fn run_with_spool(
                     waited = publisher.wait_offline(retry_at) => Some(waited?),
                 };
                 if waited.is_none() {
-                    publisher.drain_input()?;
+                    publisher.drain_input();
                     return Ok(());
                 }
             }
@@ -289,7 +289,7 @@ impl Task {
         loop {
             tokio::select! {
                 event = link.events.recv() => match event {
-                    Some(Ok(event)) => self.handle_event(link, event)?,
+                    Some(Ok(event)) => self.handle_event(link, event),
                     Some(Err(error)) => {
                         tracing::warn!(%error, "MQTT connection lost");
                         return Ok(link.connected);
@@ -310,7 +310,7 @@ impl Task {
         }
     }
 
-    fn handle_event(&mut self, link: &mut Link, event: Event) -> Result<(), PublisherError> {
+    fn handle_event(&mut self, link: &mut Link, event: Event) {
         match event {
             Event::Incoming(Packet::ConnAck(_)) => {
                 link.connected = true;
@@ -321,7 +321,7 @@ impl Task {
                 self.ever_connected = true;
                 tracing::info!(spooled = self.spool.len(), "connected to the MQTT broker");
                 if let Some(birth) = self.config.broker.birth.clone() {
-                    self.publish_status(link, &birth);
+                    Self::publish_status(link, &birth);
                 }
             }
             Event::Incoming(Packet::PubAck(ack)) => {
@@ -345,7 +345,6 @@ impl Task {
             }
             _ => {}
         }
-        Ok(())
     }
 
     /// Takes one message from the input: QoS 1 into the spool, QoS 0 to the
@@ -428,7 +427,7 @@ impl Task {
         Ok(())
     }
 
-    fn publish_status(&mut self, link: &mut Link, status: &RetainedStatus) {
+    fn publish_status(link: &mut Link, status: &RetainedStatus) {
         let handed = link.client.try_publish(
             status.topic.clone(),
             rumqttc::QoS::AtLeastOnce,
@@ -459,26 +458,25 @@ impl Task {
 
     /// Spools whatever is still queued in the input so nothing sent to the
     /// publisher is lost on shutdown.
-    fn drain_input(&mut self) -> Result<(), PublisherError> {
+    fn drain_input(&mut self) {
         self.input.close();
         while let Ok(message) = self.input.try_recv() {
             self.accept(None, message);
         }
-        Ok(())
     }
 
     /// Orderly shutdown: take no new input, publish the offline status, wait
     /// up to the grace period for in-flight acknowledgements, then DISCONNECT.
     async fn shut_down(&mut self, mut link: Link) -> Result<(), PublisherError> {
-        self.drain_input()?;
+        self.drain_input();
         if link.connected {
             if let Some(offline) = self.config.broker.last_will.clone() {
-                self.publish_status(&mut link, &offline);
+                Self::publish_status(&mut link, &offline);
             }
             let deadline = Instant::now() + self.config.shutdown_grace;
             while link.in_flight() > 0 || link.statuses_unacked > 0 {
                 match tokio::time::timeout_at(deadline, link.events.recv()).await {
-                    Ok(Some(Ok(event))) => self.handle_event(&mut link, event)?,
+                    Ok(Some(Ok(event))) => self.handle_event(&mut link, event),
                     Ok(Some(Err(_)) | None) => break,
                     Err(_) => {
                         tracing::warn!(in_flight = link.in_flight(), "shutdown grace period over");

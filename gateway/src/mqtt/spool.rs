@@ -30,10 +30,12 @@ const LOG_FILE: &str = "spool.log";
 const CURSOR_FILE: &str = "spool.cursor";
 const LOG_MAGIC: &[u8; 8] = b"AISLSPL1";
 const CURSOR_MAGIC: &[u8; 8] = b"AISLCUR1";
-const HEADER_LEN: u64 = 16;
+const HEADER_LEN: u64 = HEADER_BYTES as u64;
+const HEADER_BYTES: usize = 16;
 const CURSOR_LEN: usize = 20;
 /// Length and CRC in front of every record body.
-const FRAME_LEN: u64 = 8;
+const FRAME_LEN: u64 = FRAME_BYTES as u64;
+const FRAME_BYTES: usize = 8;
 /// Body prefix: QoS, retain flag, topic length.
 const BODY_PREFIX_LEN: usize = 4;
 /// Once everything is acknowledged, a log larger than this is replaced by an
@@ -99,16 +101,18 @@ impl Spool {
             .write(true)
             .open(&log_path)
             .map_err(io_at(&log_path))?;
-        let mut header = [0u8; HEADER_LEN as usize];
-        log.read_exact_at(&mut header, 0)
+        let mut magic = [0u8; 8];
+        let mut base = [0u8; 8];
+        log.read_exact_at(&mut magic, 0)
+            .and_then(|()| log.read_exact_at(&mut base, 8))
             .map_err(io_at(&log_path))?;
-        if &header[..8] != LOG_MAGIC {
+        if &magic != LOG_MAGIC {
             return Err(SpoolError::Corrupt {
                 path: log_path,
                 reason: "not a spool log (bad magic)",
             });
         }
-        let base = u64::from_le_bytes(header[8..].try_into().expect("8 bytes"));
+        let base = u64::from_le_bytes(base);
         let file_len = log.metadata().map_err(io_at(&log_path))?.len();
         let physical_end = base + file_len - HEADER_LEN;
         let acked = acked.unwrap_or(base).max(base);
@@ -284,30 +288,37 @@ impl Spool {
         if physical_end - pos < FRAME_LEN {
             return Ok(None);
         }
-        let mut frame = [0u8; FRAME_LEN as usize];
+        let mut frame = [0u8; FRAME_BYTES];
         self.log
             .read_exact_at(&mut frame, self.physical(pos))
             .map_err(io_at(&self.log_path()))?;
-        let body_len = u64::from(u32::from_le_bytes(frame[..4].try_into().expect("4 bytes")));
-        if body_len > physical_end - pos - FRAME_LEN {
+        let body_len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+        if u64::from(body_len) > physical_end - pos - FRAME_LEN {
             return Ok(None);
         }
-        let mut body = vec![0u8; usize::try_from(body_len).expect("body fits memory")];
+        let Ok(body_bytes) = usize::try_from(body_len) else {
+            return Ok(None);
+        };
+        let mut body = vec![0u8; body_bytes];
         self.log
             .read_exact_at(&mut body, self.physical(pos) + FRAME_LEN)
             .map_err(io_at(&self.log_path()))?;
         if check_record(&frame, &body).is_none() {
             return Ok(None);
         }
-        Ok(Some(FRAME_LEN + body_len))
+        Ok(Some(FRAME_LEN + u64::from(body_len)))
     }
 
     fn read(&self, entry: Entry) -> Result<Outgoing, SpoolError> {
-        let mut record = vec![0u8; usize::try_from(entry.len).expect("record fits memory")];
+        let len = usize::try_from(entry.len).map_err(|_| SpoolError::Corrupt {
+            path: self.log_path(),
+            reason: "record larger than memory",
+        })?;
+        let mut record = vec![0u8; len];
         self.log
             .read_exact_at(&mut record, self.physical(entry.seq))
             .map_err(io_at(&self.log_path()))?;
-        let (frame, body) = record.split_at(FRAME_LEN as usize);
+        let (frame, body) = record.split_at(FRAME_BYTES);
         check_record(frame, body).ok_or_else(|| SpoolError::Corrupt {
             path: self.log_path(),
             reason: "record changed on disk after it was written",
@@ -316,7 +327,10 @@ impl Spool {
 
     /// Rewrites the log without the acknowledged prefix.
     fn compact(&mut self) -> Result<(), SpoolError> {
-        let len = usize::try_from(self.end - self.acked).expect("spool fits memory");
+        let len = usize::try_from(self.end - self.acked).map_err(|_| SpoolError::Corrupt {
+            path: self.log_path(),
+            reason: "spool larger than memory",
+        })?;
         let mut tail = vec![0u8; len];
         self.log
             .read_exact_at(&mut tail, self.physical(self.acked))
@@ -345,7 +359,7 @@ impl Spool {
 
 /// Atomically installs a log starting at logical offset `base` holding `records`.
 fn replace_log(dir: &Path, base: u64, records: &[u8]) -> Result<File, SpoolError> {
-    let mut contents = Vec::with_capacity(HEADER_LEN as usize + records.len());
+    let mut contents = Vec::with_capacity(HEADER_BYTES + records.len());
     contents.extend_from_slice(LOG_MAGIC);
     contents.extend_from_slice(&base.to_le_bytes());
     contents.extend_from_slice(records);
@@ -411,7 +425,8 @@ fn encode_record(message: &Outgoing) -> Result<Vec<u8>, SpoolError> {
         size: body_len as u64,
         max: u64::from(u32::MAX),
     })?;
-    let mut record = Vec::with_capacity(FRAME_LEN as usize + body_len as usize);
+    let mut record =
+        Vec::with_capacity(FRAME_BYTES + topic.len() + message.payload.len() + BODY_PREFIX_LEN);
     record.extend_from_slice(&body_len.to_le_bytes());
     record.extend_from_slice(&[0; 4]);
     record.push(match message.qos {
@@ -422,7 +437,7 @@ fn encode_record(message: &Outgoing) -> Result<Vec<u8>, SpoolError> {
     record.extend_from_slice(&topic_len.to_le_bytes());
     record.extend_from_slice(topic);
     record.extend_from_slice(&message.payload);
-    let crc = record_crc(&record[..4], &record[FRAME_LEN as usize..]);
+    let crc = record_crc(&record[..4], &record[FRAME_BYTES..]);
     record[4..8].copy_from_slice(&crc.to_le_bytes());
     Ok(record)
 }
@@ -436,7 +451,7 @@ fn record_crc(len: &[u8], body: &[u8]) -> u32 {
 
 /// Decodes a record whose frame and body were read back; `None` if damaged.
 fn check_record(frame: &[u8], body: &[u8]) -> Option<Outgoing> {
-    let stored = u32::from_le_bytes(frame[4..8].try_into().ok()?);
+    let stored = u32::from_le_bytes(frame.get(4..8)?.try_into().ok()?);
     if record_crc(&frame[..4], body) != stored || body.len() < BODY_PREFIX_LEN {
         return None;
     }

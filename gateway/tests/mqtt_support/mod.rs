@@ -114,6 +114,13 @@ pub struct Received {
     pub at: Instant,
 }
 
+impl Received {
+    /// The message id carried as a decimal payload.
+    pub fn id(&self) -> usize {
+        std::str::from_utf8(&self.payload).unwrap().parse().unwrap()
+    }
+}
+
 /// A rumqttc subscriber that reconnects and re-subscribes on its own.
 pub struct Subscriber {
     pub messages: mpsc::UnboundedReceiver<Received>,
@@ -131,7 +138,7 @@ impl Subscriber {
             .set_keep_alive(Duration::from_secs(5));
         let (client, mut event_loop) = AsyncClient::new(options, 16);
         let (messages_tx, messages) = mpsc::unbounded_channel();
-        let (subscribed_tx, subscribed) = watch::channel(0u64);
+        let (suback_tx, subscribed) = watch::channel(0u64);
         let filter = filter.to_owned();
         let task = tokio::spawn(async move {
             loop {
@@ -140,7 +147,7 @@ impl Subscriber {
                         client.try_subscribe(&filter, QoS::AtLeastOnce).unwrap();
                     }
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        subscribed_tx.send_modify(|count| *count += 1);
+                        suback_tx.send_modify(|count| *count += 1);
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let _ = messages_tx.send(Received {
@@ -155,16 +162,16 @@ impl Subscriber {
                 }
             }
         });
-        let mut subscriber = Self {
+        let mut this = Self {
             messages,
             subscribed,
             task,
         };
-        tokio::time::timeout(WAIT, subscriber.subscribed.wait_for(|count| *count > 0))
+        tokio::time::timeout(WAIT, this.subscribed.wait_for(|count| *count > 0))
             .await
             .expect("subscribed in time")
             .unwrap();
-        subscriber
+        this
     }
 
     /// The next message, or a panic after `WAIT`.
@@ -175,26 +182,27 @@ impl Subscriber {
             .expect("subscriber running")
     }
 
-    /// Message ids (decimal payloads) until every id in `0..count` arrived;
-    /// returns ids in arrival order, duplicates included.
-    pub async fn ids_until_all(&mut self, count: usize) -> Vec<usize> {
+    /// Messages with ids (decimal payloads) until every id in `0..count`
+    /// arrived; returns them in arrival order, duplicates included.
+    pub async fn until_all(&mut self, count: usize) -> Vec<Received> {
         let mut seen = vec![false; count];
         let mut missing = count;
         let mut arrived = Vec::new();
         while missing > 0 {
             let message = tokio::time::timeout(WAIT, self.messages.recv())
                 .await
-                .unwrap_or_else(|_| panic!("{missing} of {count} ids still missing"))
+                .unwrap_or_else(|_| {
+                    let absent: Vec<_> = (0..count).filter(|id| !seen[*id]).collect();
+                    let arrived: Vec<_> = arrived.iter().map(Received::id).collect();
+                    panic!("ids {absent:?} missing; arrived: {arrived:?}")
+                })
                 .expect("subscriber running");
-            let id: usize = std::str::from_utf8(&message.payload)
-                .unwrap()
-                .parse()
-                .unwrap();
+            let id = message.id();
             if !seen[id] {
                 seen[id] = true;
                 missing -= 1;
             }
-            arrived.push(id);
+            arrived.push(message);
         }
         arrived
     }
@@ -207,9 +215,13 @@ impl Drop for Subscriber {
 }
 
 /// Ids in order of first appearance.
-pub fn first_appearances(ids: &[usize]) -> Vec<usize> {
+pub fn first_appearances(messages: &[Received]) -> Vec<usize> {
     let mut seen = std::collections::HashSet::new();
-    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+    messages
+        .iter()
+        .map(Received::id)
+        .filter(|id| seen.insert(*id))
+        .collect()
 }
 
 pub fn publisher_config(port: u16, spool_dir: &Path, client_id: &str) -> PublisherConfig {

@@ -12,7 +12,7 @@ fn message(n: u32, payload_len: usize) -> Outgoing {
             .take(payload_len.max(4))
             .collect(),
         qos: QoS::AtLeastOnce,
-        retain: n % 2 == 0,
+        retain: n.is_multiple_of(2),
     }
 }
 
