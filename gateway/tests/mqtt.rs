@@ -107,39 +107,73 @@ async fn mosquitto_delivers_in_order() {
     delivers_in_order(mosquitto.port, spool.path()).await;
 }
 
-/// Mosquitto is killed with `SIGKILL` and restarted on the same port while events keep
-/// coming; the subscriber still gets every event, in order of first appearance.
+/// Mosquitto is killed with `SIGKILL` while QoS 1 events are in flight and
+/// restarted on the same port while events keep coming; the subscriber still
+/// gets every event, in order of first appearance.
+///
+/// The broker is frozen (`SIGSTOP`) before the kill, once the subscriber has
+/// everything so far: events a broker acknowledged but had not forwarded when
+/// it died are lost inside that broker, which no publisher can prevent. Frozen,
+/// it acknowledges nothing more, so every event sent from then on is in flight
+/// at the kill and must be re-sent from the spool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_killed_mid_stream_loses_nothing() {
     const COUNT: usize = 600;
+    const FROZEN_AT: usize = 200;
+    const RESTARTED_AT: usize = 400;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut mosquitto = Some(Mosquitto::start(port, dir.path()));
+    let mosquitto = Mosquitto::start(port, dir.path());
     let mut subscriber = Subscriber::connect(port, "test-sub-kill", "aisle/test/#").await;
     let spool = tempfile::tempdir().unwrap();
-    let running = Running::start(publisher_config(port, spool.path(), "gateway-kill"));
+    let config = publisher_config(port, spool.path(), "gateway-kill");
+    let inflight = u64::from(config.inflight);
+    let running = Running::start(config);
     let stats = running.stats();
 
-    for id in 0..COUNT {
+    // Tens of events per second in a store; faster here to keep the test short.
+    let pace = Duration::from_millis(1);
+    for id in 0..FROZEN_AT {
         running.send(event(id)).await;
-        if id == COUNT / 3 {
-            mosquitto.take().unwrap().kill();
-        }
-        if id == COUNT / 2 {
-            mosquitto = Some(Mosquitto::start(port, dir.path()));
-        }
-        // Tens of events per second in a store; faster here to keep the test short.
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(pace).await;
     }
+    subscriber.until_all(FROZEN_AT).await;
+    mosquitto.freeze();
+    // Nothing was re-sent before the kill, so once this many were written a
+    // full window of events the frozen broker never saw is in flight.
+    let mut id = FROZEN_AT;
+    while stats.published.load(Ordering::Relaxed) < FROZEN_AT as u64 + inflight {
+        assert!(id < RESTARTED_AT, "the publisher never filled its window");
+        running.send(event(id)).await;
+        id += 1;
+        tokio::time::sleep(pace).await;
+    }
+    let acked_at_kill = stats.acked.load(Ordering::Relaxed);
+    mosquitto.kill();
+    for id in id..RESTARTED_AT {
+        running.send(event(id)).await;
+        tokio::time::sleep(pace).await;
+    }
+    let _mosquitto = Mosquitto::start(port, dir.path());
+    for id in RESTARTED_AT..COUNT {
+        running.send(event(id)).await;
+        tokio::time::sleep(pace).await;
+    }
+
     let arrived = subscriber.until_all(COUNT).await;
     assert_eq!(first_appearances(&arrived), (0..COUNT).collect::<Vec<_>>());
     eventually("every message acknowledged", || {
         stats.acked.load(Ordering::Relaxed) >= COUNT as u64
     })
     .await;
+    assert!(
+        acked_at_kill <= FROZEN_AT as u64,
+        "the frozen broker acknowledged nothing"
+    );
+    // The window in flight at the kill was published twice.
+    assert!(stats.published.load(Ordering::Relaxed) >= COUNT as u64 + inflight);
     assert!(stats.reconnects.load(Ordering::Relaxed) >= 1);
     running.stop().await;
-    drop(mosquitto);
 }
 
 /// Messages accepted while no broker is reachable stay in the spool across a

@@ -69,6 +69,16 @@ impl Mosquitto {
         Self { child, port }
     }
 
+    /// SIGSTOP: the broker keeps its sockets open but reads, acknowledges
+    /// and forwards nothing.
+    pub fn freeze(&self) {
+        let status = Command::new("kill")
+            .args(["-STOP", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGSTOP to mosquitto failed");
+    }
+
     /// SIGKILL: no clean shutdown, no final save.
     pub fn kill(mut self) {
         self.stop();
@@ -124,6 +134,7 @@ impl Received {
 /// A rumqttc subscriber that reconnects and re-subscribes on its own.
 pub struct Subscriber {
     pub messages: mpsc::UnboundedReceiver<Received>,
+    arrived: Vec<Received>,
     subscribed: watch::Receiver<u64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -164,6 +175,7 @@ impl Subscriber {
         });
         let mut this = Self {
             messages,
+            arrived: Vec::new(),
             subscribed,
             task,
         };
@@ -182,29 +194,26 @@ impl Subscriber {
             .expect("subscriber running")
     }
 
-    /// Messages with ids (decimal payloads) until every id in `0..count`
-    /// arrived; returns them in arrival order, duplicates included.
+    /// Every message with an id (a decimal payload) received so far, once
+    /// every id in `0..count` has arrived; in arrival order, duplicates included.
     pub async fn until_all(&mut self, count: usize) -> Vec<Received> {
-        let mut seen = vec![false; count];
-        let mut missing = count;
-        let mut arrived = Vec::new();
-        while missing > 0 {
-            let message = tokio::time::timeout(WAIT, self.messages.recv())
-                .await
-                .unwrap_or_else(|_| {
-                    let absent: Vec<_> = (0..count).filter(|id| !seen[*id]).collect();
-                    let arrived: Vec<_> = arrived.iter().map(Received::id).collect();
-                    panic!("ids {absent:?} missing; arrived: {arrived:?}")
-                })
-                .expect("subscriber running");
-            let id = message.id();
-            if !seen[id] {
-                seen[id] = true;
-                missing -= 1;
+        loop {
+            let mut seen = vec![false; count];
+            for message in &self.arrived {
+                if let Some(slot) = seen.get_mut(message.id()) {
+                    *slot = true;
+                }
             }
-            arrived.push(message);
+            if seen.iter().all(|seen| *seen) {
+                return self.arrived.clone();
+            }
+            let Ok(message) = tokio::time::timeout(WAIT, self.messages.recv()).await else {
+                let absent: Vec<_> = (0..count).filter(|id| !seen[*id]).collect();
+                let arrived: Vec<_> = self.arrived.iter().map(Received::id).collect();
+                panic!("ids {absent:?} missing; arrived: {arrived:?}");
+            };
+            self.arrived.push(message.expect("subscriber running"));
         }
-        arrived
     }
 }
 
