@@ -127,7 +127,8 @@ async fn broker_killed_mid_stream_loses_nothing() {
     let mut subscriber = Subscriber::connect(port, "test-sub-kill", "aisle/test/#").await;
     let spool = tempfile::tempdir().unwrap();
     let config = publisher_config(port, spool.path(), "gateway-kill");
-    let inflight = u64::from(config.inflight);
+    let config_inflight = config.inflight;
+    let inflight = u64::from(config_inflight);
     let running = Running::start(config);
     let stats = running.stats();
 
@@ -139,18 +140,21 @@ async fn broker_killed_mid_stream_loses_nothing() {
     }
     subscriber.until_all(FROZEN_AT).await;
     mosquitto.freeze();
-    // Nothing was re-sent before the kill, so once this many were written a
-    // full window of events the frozen broker never saw is in flight.
-    let mut id = FROZEN_AT;
-    while stats.published.load(Ordering::Relaxed) < FROZEN_AT as u64 + inflight {
-        assert!(id < RESTARTED_AT, "the publisher never filled its window");
+    // A window's worth and a few more: the publisher keeps the rest spooled.
+    let frozen_until = FROZEN_AT + usize::from(config_inflight) + 8;
+    for id in FROZEN_AT..frozen_until {
         running.send(event(id)).await;
-        id += 1;
         tokio::time::sleep(pace).await;
     }
+    // Nothing was re-sent before the kill, so once this many were written a
+    // full window of events the frozen broker never saw is in flight.
+    eventually("a full window in flight", || {
+        stats.published.load(Ordering::Relaxed) >= FROZEN_AT as u64 + inflight
+    })
+    .await;
     let acked_at_kill = stats.acked.load(Ordering::Relaxed);
     mosquitto.kill();
-    for id in id..RESTARTED_AT {
+    for id in frozen_until..RESTARTED_AT {
         running.send(event(id)).await;
         tokio::time::sleep(pace).await;
     }
