@@ -38,7 +38,10 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     /// Starts Mosquitto on `port`, persisting sessions in `dir` after every
-    /// change so that a session survives SIGKILL.
+    /// change so that a session survives SIGKILL. `user root` keeps a
+    /// Mosquitto started as root (as in CI) from switching to the `mosquitto`
+    /// user, which could not write the persistence file into `dir`; started
+    /// as anyone else it has no effect.
     pub fn start(port: u16, dir: &Path) -> Self {
         let binary = find_mosquitto();
         let config = dir.join("mosquitto.conf");
@@ -51,12 +54,17 @@ impl Mosquitto {
                  persistence_location {}/\n\
                  autosave_interval 1\n\
                  autosave_on_changes true\n\
-                 max_queued_messages 0\n",
+                 max_queued_messages 0\n\
+                 user root\n",
                 dir.display()
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.join(format!("mosquitto-{port}.log"))).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("mosquitto-{port}.log")))
+            .unwrap();
         let child = Command::new(binary)
             .arg("-c")
             .arg(&config)
