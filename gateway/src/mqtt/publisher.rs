@@ -12,6 +12,7 @@
 //! counted, otherwise.
 
 mod link;
+mod window;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -26,7 +27,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use self::link::{Link, Sent};
+use self::link::Link;
+use self::window::Sent;
 use super::spool::{SeqNo, Spool, SpoolError};
 use super::{Outgoing, QoS};
 
@@ -325,9 +327,11 @@ impl Task {
                 }
             }
             Event::Incoming(Packet::PubAck(ack)) => {
-                let (sent, through) = link.acknowledged(ack.pkid);
-                if matches!(sent, Some(Sent::Spooled(_))) {
-                    PublisherStats::add(&self.stats.acked);
+                let (sent, through) = link.window.acknowledged(ack.pkid);
+                match sent {
+                    Some(Sent::Spooled(_)) => PublisherStats::add(&self.stats.acked),
+                    Some(_) => {}
+                    None => tracing::warn!(pkid = ack.pkid, "PUBACK for a packet id not in flight"),
                 }
                 if let Some(through) = through {
                     let spool = &mut self.spool;
@@ -338,7 +342,7 @@ impl Task {
                 }
             }
             Event::Outgoing(Written::Publish(pkid)) => {
-                if link.written(pkid).is_none() {
+                if link.window.written(pkid).is_none() {
                     tracing::warn!(pkid, "publish written that was never handed over");
                 }
                 PublisherStats::add(&self.stats.published);
@@ -382,7 +386,7 @@ impl Task {
                         )
                         .is_ok();
                     if sent {
-                        link.handed_over(Sent::AtMostOnce);
+                        link.window.handed_over(Sent::AtMostOnce);
                     }
                     sent
                 });
@@ -395,11 +399,11 @@ impl Task {
 
     /// Hands spooled messages to the client until the window is full.
     fn fill_window(&mut self, link: &mut Link) -> Result<(), PublisherError> {
-        let room = usize::from(self.config.inflight).saturating_sub(link.in_flight());
+        let room = usize::from(self.config.inflight).saturating_sub(link.window.in_flight());
         if room == 0 {
             return Ok(());
         }
-        let next: Vec<(SeqNo, Outgoing)> = match link.last_sent {
+        let next: Vec<(SeqNo, Outgoing)> = match link.window.last_sent() {
             Some(last) => self
                 .spool
                 .iter_after(last)
@@ -422,7 +426,7 @@ impl Task {
                 // The request queue is full of positions; retry on the next event.
                 break;
             }
-            link.handed_over(Sent::Spooled(seq));
+            link.window.handed_over(Sent::Spooled(seq));
         }
         Ok(())
     }
@@ -435,7 +439,7 @@ impl Task {
             status.payload.clone(),
         );
         match handed {
-            Ok(()) => link.handed_over(Sent::Status),
+            Ok(()) => link.window.handed_over(Sent::Status),
             Err(error) => tracing::warn!(topic = %status.topic, %error, "status not published"),
         }
     }
@@ -474,12 +478,15 @@ impl Task {
                 Self::publish_status(&mut link, &offline);
             }
             let deadline = Instant::now() + self.config.shutdown_grace;
-            while link.in_flight() > 0 || link.statuses_unacked > 0 {
+            while link.window.in_flight() > 0 || link.window.statuses_unacked() > 0 {
                 match tokio::time::timeout_at(deadline, link.events.recv()).await {
                     Ok(Some(Ok(event))) => self.handle_event(&mut link, event),
                     Ok(Some(Err(_)) | None) => break,
                     Err(_) => {
-                        tracing::warn!(in_flight = link.in_flight(), "shutdown grace period over");
+                        tracing::warn!(
+                            in_flight = link.window.in_flight(),
+                            "shutdown grace period over"
+                        );
                         break;
                     }
                 }

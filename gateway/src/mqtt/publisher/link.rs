@@ -7,34 +7,16 @@
 //! session; our spool is the only source of truth, and a fresh event loop
 //! guarantees that nothing from an old connection is sent or counted twice.
 
-use std::collections::{HashMap, VecDeque};
-
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::mqtt::spool::SeqNo;
+use super::window::Window;
 
 /// Events from the poller; a few dozen absorb a burst of acknowledgements
 /// while the publisher is busy with an fsync.
 const EVENT_CAPACITY: usize = 64;
-
-/// What a request handed to the rumqttc client was, in the order handed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sent {
-    Spooled(SeqNo),
-    /// Birth or offline status (QoS 1, not from the spool).
-    Status,
-    AtMostOnce,
-}
-
-/// A spool entry sent on this connection and not yet acknowledged.
-#[derive(Debug)]
-struct Unacked {
-    seq: SeqNo,
-    acked: bool,
-}
 
 pub(super) struct Link {
     pub(super) client: AsyncClient,
@@ -42,16 +24,7 @@ pub(super) struct Link {
     poller: JoinHandle<()>,
     stop: CancellationToken,
     pub(super) connected: bool,
-    /// Requests handed to the client whose `Outgoing::Publish` event has not
-    /// come yet; rumqttc emits those in request order.
-    handed_over: VecDeque<Sent>,
-    /// Packet id to what it carries, until the PUBACK.
-    awaiting_ack: HashMap<u16, Sent>,
-    /// Spool entries sent on this connection, oldest first.
-    window: VecDeque<Unacked>,
-    /// The last spool entry sent on this connection.
-    pub(super) last_sent: Option<SeqNo>,
-    pub(super) statuses_unacked: usize,
+    pub(super) window: Window,
 }
 
 impl Link {
@@ -66,67 +39,7 @@ impl Link {
             poller,
             stop,
             connected: false,
-            handed_over: VecDeque::new(),
-            awaiting_ack: HashMap::new(),
-            window: VecDeque::new(),
-            last_sent: None,
-            statuses_unacked: 0,
-        }
-    }
-
-    /// Records a request accepted by the client.
-    pub(super) fn handed_over(&mut self, sent: Sent) {
-        match sent {
-            Sent::Spooled(seq) => {
-                self.window.push_back(Unacked { seq, acked: false });
-                self.last_sent = Some(seq);
-            }
-            Sent::Status => self.statuses_unacked += 1,
-            Sent::AtMostOnce => {}
-        }
-        self.handed_over.push_back(sent);
-    }
-
-    /// Spool entries sent and not yet acknowledged on this connection.
-    pub(super) fn in_flight(&self) -> usize {
-        self.window.len()
-    }
-
-    /// Handles `Outgoing::Publish(pkid)`: the oldest handed-over request was written.
-    pub(super) fn written(&mut self, pkid: u16) -> Option<Sent> {
-        let sent = self.handed_over.pop_front()?;
-        match sent {
-            Sent::AtMostOnce => {}
-            Sent::Spooled(_) | Sent::Status => {
-                self.awaiting_ack.insert(pkid, sent);
-            }
-        }
-        Some(sent)
-    }
-
-    /// Handles a PUBACK; returns the newest spool entry up to which
-    /// everything sent is acknowledged, if that moved.
-    pub(super) fn acknowledged(&mut self, pkid: u16) -> (Option<Sent>, Option<SeqNo>) {
-        let Some(sent) = self.awaiting_ack.remove(&pkid) else {
-            tracing::warn!(pkid, "PUBACK for a packet id not in flight");
-            return (None, None);
-        };
-        match sent {
-            Sent::Spooled(seq) => {
-                if let Some(entry) = self.window.iter_mut().find(|entry| entry.seq == seq) {
-                    entry.acked = true;
-                }
-                let mut through = None;
-                while self.window.front().is_some_and(|entry| entry.acked) {
-                    through = self.window.pop_front().map(|entry| entry.seq);
-                }
-                (Some(sent), through)
-            }
-            Sent::Status => {
-                self.statuses_unacked -= 1;
-                (Some(sent), None)
-            }
-            Sent::AtMostOnce => (Some(sent), None),
+            window: Window::default(),
         }
     }
 
