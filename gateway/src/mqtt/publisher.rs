@@ -210,20 +210,27 @@ async fn run_with_spool(
         stats,
         ever_connected: false,
     };
+    // Zero would never send; rumqttc is allowed two more, for the statuses.
+    publisher.config.inflight = publisher.config.inflight.clamp(1, u16::MAX - 2);
     tokio::pin!(shutdown);
     let mut backoff = publisher.config.backoff_min;
     loop {
         let mut link = Link::start(publisher.options(), publisher.request_capacity());
         let lost = tokio::select! {
             () = &mut shutdown => None,
-            lost = publisher.serve(&mut link) => Some(lost?),
+            lost = publisher.serve(&mut link) => Some(lost),
         };
         match lost {
             None => {
-                publisher.shut_down(link).await?;
+                publisher.shut_down(link).await;
                 return Ok(());
             }
-            Some(was_connected) => {
+            Some(Err(error)) => {
+                link.close().await;
+                publisher.stats.connected.store(false, Ordering::Relaxed);
+                return Err(error);
+            }
+            Some(Ok(was_connected)) => {
                 link.close().await;
                 publisher.stats.connected.store(false, Ordering::Relaxed);
                 if was_connected {
@@ -232,13 +239,12 @@ async fn run_with_spool(
                 let retry_at = Instant::now() + backoff;
                 tracing::debug!(?backoff, "reconnecting to the MQTT broker after a pause");
                 backoff = (backoff * 2).min(publisher.config.backoff_max);
-                let waited = tokio::select! {
-                    () = &mut shutdown => None,
-                    waited = publisher.wait_offline(retry_at) => Some(waited?),
-                };
-                if waited.is_none() {
-                    publisher.drain_input();
-                    return Ok(());
+                tokio::select! {
+                    () = &mut shutdown => {
+                        publisher.drain_input();
+                        return Ok(());
+                    }
+                    () = publisher.wait_offline(retry_at) => {}
                 }
             }
         }
@@ -445,12 +451,12 @@ impl Task {
     }
 
     /// While disconnected: spool QoS 1 input, drop QoS 0, until `until`.
-    async fn wait_offline(&mut self, until: Instant) -> Result<(), PublisherError> {
+    async fn wait_offline(&mut self, until: Instant) {
         let pause = tokio::time::sleep_until(until);
         tokio::pin!(pause);
         loop {
             tokio::select! {
-                () = &mut pause => return Ok(()),
+                () = &mut pause => return,
                 message = self.input.recv(), if !self.input.is_closed() || !self.input.is_empty() => {
                     if let Some(message) = message {
                         self.accept(None, message);
@@ -471,7 +477,7 @@ impl Task {
 
     /// Orderly shutdown: take no new input, publish the offline status, wait
     /// up to the grace period for in-flight acknowledgements, then DISCONNECT.
-    async fn shut_down(&mut self, mut link: Link) -> Result<(), PublisherError> {
+    async fn shut_down(&mut self, mut link: Link) {
         self.drain_input();
         if link.connected {
             if let Some(offline) = self.config.broker.last_will.clone() {
@@ -505,7 +511,6 @@ impl Task {
         link.close().await;
         self.stats.connected.store(false, Ordering::Relaxed);
         tracing::info!(spooled = self.spool.len(), "MQTT publisher stopped");
-        Ok(())
     }
 }
 
