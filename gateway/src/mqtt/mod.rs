@@ -11,7 +11,9 @@ pub mod publisher;
 pub mod spool;
 
 pub use broker::{BrokerError, EmbeddedBroker};
-pub use publisher::{BrokerOptions, Publisher, PublisherConfig, PublisherError, PublisherStats};
+pub use publisher::{
+    BrokerOptions, Publisher, PublisherConfig, PublisherError, PublisherStats, RetainedStatus,
+};
 pub use spool::{SeqNo, Spool, SpoolError};
 
 /// Delivery guarantee of an outgoing message. QoS 2 is not offered: the
