@@ -291,3 +291,34 @@ async fn birth_and_last_will_are_retained() {
         ("offline".to_owned(), true)
     );
 }
+
+/// A full spool refuses QoS 1 messages and counts them; it never drops one
+/// it accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_spool_refuses_and_counts() {
+    const COUNT: usize = 20;
+    let spool = tempfile::tempdir().unwrap();
+    // Nothing listens on this port, so nothing is ever acknowledged.
+    let mut config = publisher_config(free_port(), spool.path(), "gateway-full");
+    config.spool_max_bytes = 300;
+    let running = Running::start(config);
+    for id in 0..COUNT {
+        running.send(event(id)).await;
+    }
+    let stats = running.stats();
+    eventually("every message spooled or refused", || {
+        stats.spooled.load(Ordering::Relaxed) + stats.refused_full.load(Ordering::Relaxed)
+            == COUNT as u64
+    })
+    .await;
+    let spooled = stats.spooled.load(Ordering::Relaxed);
+    assert!(spooled > 0 && spooled < COUNT as u64);
+    running.stop().await;
+    let kept = Spool::open(spool.path(), 300).unwrap();
+    let ids: Vec<_> = kept
+        .iter_from(aisle_gateway::mqtt::SeqNo(0))
+        .map(|entry| String::from_utf8(entry.unwrap().1.payload).unwrap())
+        .collect();
+    let expected: Vec<_> = (0..spooled).map(|id| id.to_string()).collect();
+    assert_eq!(ids, expected);
+}
