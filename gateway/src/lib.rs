@@ -10,6 +10,7 @@ pub mod engine;
 pub mod identify;
 pub mod inspect;
 pub mod layout;
+pub mod mqtt;
 pub mod pipeline;
 pub mod record;
 pub mod sim;
