@@ -5,9 +5,12 @@
 //! published. This crate holds the stages that run on the gateway; its
 //! binary, `aisle`, is a thin command line over them.
 
+pub mod cli;
 pub mod engine;
 pub mod identify;
 pub mod inspect;
 pub mod layout;
+pub mod publish;
 pub mod record;
+pub mod replay;
 pub mod sim;
