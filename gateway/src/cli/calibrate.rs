@@ -62,20 +62,20 @@ pub fn report(fits: &[AnchorFit]) -> String {
         .unwrap_or(0)
         .max(6);
     let mut out = format!(
-        "{:<width$}  {:>8}  {:>5}  {:>12}  {:>6}\n",
-        "anchor", "p0 dBm", "n", "residual dB", "points"
+        "{:<width$}  {:>8}  {:>5}  {:>15}  {:>6}\n",
+        "anchor", "p0 dBm", "n", "residual RMS dB", "points"
     );
     for f in fits {
         let _ = if f.fitted {
             writeln!(
                 out,
-                "{:<width$}  {:>8.1}  {:>5.2}  {:>12.2}  {:>6}",
+                "{:<width$}  {:>8.1}  {:>5.2}  {:>15.2}  {:>6}",
                 f.anchor, f.rssi_at_1m, f.path_loss_exponent, f.residual_rms_db, f.points
             )
         } else {
             writeln!(
                 out,
-                "{:<width$}  {:>8.1}  {:>5.2}  {:>12}  {:>6}  not fitted: too few points, kept",
+                "{:<width$}  {:>8.1}  {:>5.2}  {:>15}  {:>6}  not fitted: too few points, kept",
                 f.anchor, f.rssi_at_1m, f.path_loss_exponent, "-", f.points
             )
         };
@@ -132,7 +132,13 @@ pub fn run(
         min_points: args.min_points,
         ..CalibrateConfig::default()
     };
-    let result = calibrate(&layout, &sightings, &engine.locate, &config);
+    let mut result = calibrate(&layout, &sightings, &engine.locate, &config);
+    // Hundredths of a dB and thousandths of the exponent are below what the
+    // fit can tell; rounded, the file reads and diffs well.
+    for a in &mut result.layout.anchors {
+        a.rssi_at_1m = a.rssi_at_1m.map(|p0| (p0 * 100.0).round() / 100.0);
+        a.path_loss_exponent = a.path_loss_exponent.map(|n| (n * 1000.0).round() / 1000.0);
+    }
     stdout
         .write_all(report(&result.fits).as_bytes())
         .map_err(|e| format!("standard output: {e}"))?;
