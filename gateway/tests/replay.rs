@@ -3,6 +3,7 @@
 //! treats lines it cannot use.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -288,4 +289,84 @@ fn calibrate_counts_lines_without_a_position() {
     let lines = std::fs::read_to_string(&input).unwrap().lines().count();
     assert!(stderr.contains(&format!("{lines} without x/y")), "{stderr}");
     assert!(!out.exists());
+}
+
+#[test]
+fn advertisements_are_identified_on_the_recording_clock() {
+    use aisle_gateway::sim::phones::Phones;
+    use aisle_protocol::eid::RotationExponent;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, input) = simulate(dir.path(), 6, 2);
+    // Half the shoppers use the store's app; the recording carries what
+    // their phones advertise, not their names. EIDs rotate every 1024 s, so
+    // the run crosses no rotation but the identifier is built for time 0.
+    let phones = Phones::new(9, 0.5, RotationExponent::new(10).unwrap());
+    let text = std::fs::read_to_string(&input).unwrap();
+    let sightings: Vec<RecordedSighting> = text
+        .lines()
+        .map(|l| RecordedSighting::parse(l).unwrap())
+        .collect();
+    let names: BTreeSet<String> = sightings.iter().filter_map(|s| s.device.clone()).collect();
+    let enrolled = phones.enrolment(names.iter().map(String::as_str));
+    assert!(!enrolled.is_empty() && enrolled.len() < names.len());
+    let mut shoppers = String::new();
+    for e in &enrolled {
+        writeln!(
+            shoppers,
+            "[[shopper]]\nid = \"{}\"\nidentity_key = \"{}\"",
+            e.id, e.identity_key
+        )
+        .unwrap();
+    }
+    let shoppers_path = dir.path().join("shoppers.toml");
+    std::fs::write(&shoppers_path, shoppers).unwrap();
+    let mut anonymous = 0;
+    let mut adverts = String::new();
+    for mut s in sightings {
+        let device = s.device.take().unwrap();
+        if !phones.opted_in(&device) {
+            anonymous += 1;
+        }
+        s.adv = Some(hex::encode(phones.advert(&device, s.ts)));
+        adverts += &serde_json::to_string(&s).unwrap();
+        adverts.push('\n');
+    }
+    let adv_input = dir.path().join("adverts.jsonl");
+    std::fs::write(&adv_input, adverts).unwrap();
+
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let run = aisle()
+        .arg("replay")
+        .arg("--layout")
+        .arg(&layout)
+        .arg("--input")
+        .arg(&adv_input)
+        .arg("--shoppers")
+        .arg(&shoppers_path)
+        .arg("--positions-out")
+        .arg(out.join("p.jsonl"))
+        .arg("--events-out")
+        .arg(out.join("e.jsonl"))
+        .output()
+        .unwrap();
+    let stderr = ok(&run);
+    // Anonymous advertisements are counted, never named line by line.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("({anonymous} anonymous)")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("; {} devices, ", enrolled.len())),
+        "{stderr}"
+    );
+    let placed: BTreeSet<String> = std::fs::read_to_string(out.join("p.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Position>(l).unwrap().device)
+        .collect();
+    let opted: BTreeSet<String> = enrolled.into_iter().map(|e| e.id).collect();
+    assert_eq!(placed, opted);
 }
