@@ -384,7 +384,7 @@ fn check_polygon(z: &Zone) -> Result<(), String> {
     Ok(())
 }
 
-fn line_col(text: &str, offset: usize) -> String {
+pub(crate) fn line_col(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;

@@ -6,11 +6,14 @@
 //! binary, `aisle`, is a thin command line over them.
 
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod identify;
 pub mod inspect;
 pub mod layout;
+pub mod pipeline;
 pub mod publish;
 pub mod record;
 pub mod replay;
 pub mod sim;
+pub mod source;

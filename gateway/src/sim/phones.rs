@@ -21,6 +21,9 @@ pub struct Phones {
     rotation: RotationExponent,
 }
 
+/// How often a phone changes its random address, seconds.
+const ADDRESS_ROTATION_S: f64 = 900.0;
+
 /// splitmix64: a cheap, well-spread mix for deriving per-device values.
 fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -84,6 +87,25 @@ impl Phones {
             .collect()
     }
 
+    /// The phone's random Bluetooth address at Unix time `ts`. Phones change
+    /// it every 15 minutes or so, which is why an anonymous phone can only
+    /// ever be counted, not followed.
+    #[must_use]
+    pub fn address(&self, device: &str, ts: f64) -> [u8; 6] {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let epoch = (ts.max(0.0) / ADDRESS_ROTATION_S) as u64;
+        let bytes = self.draw(device, 5 ^ epoch.rotate_left(8)).to_le_bytes();
+        // Top two bits 0b01: a resolvable private address, as phones use.
+        [
+            bytes[0],
+            bytes[1],
+            bytes[2],
+            bytes[3],
+            bytes[4],
+            (bytes[5] & 0x3f) | 0x40,
+        ]
+    }
+
     /// The advertisement (AD structures) the phone sends at Unix time `ts`.
     #[must_use]
     pub fn advert(&self, device: &str, ts: f64) -> Vec<u8> {
@@ -142,6 +164,16 @@ mod tests {
                 assert_eq!(got, Identified::Anonymous(FrameKind::Apple));
             }
         }
+    }
+
+    #[test]
+    fn addresses_rotate_and_look_resolvable() {
+        let phones = Phones::new(1, 0.5, RotationExponent::new(10).unwrap());
+        let a = phones.address("shopper-0001", 1000.0);
+        assert_eq!(a, phones.address("shopper-0001", 1500.0));
+        assert_ne!(a, phones.address("shopper-0001", 2000.0));
+        assert_ne!(a, phones.address("shopper-0002", 1000.0));
+        assert_eq!(a[5] >> 6, 0b01);
     }
 
     #[test]

@@ -1,0 +1,277 @@
+//! The gateway's pipeline as one synchronous value: a sighting in, engine
+//! outputs out. Sources feed it, the live service and `aisle replay` drive
+//! it, and it knows nothing of where sightings come from or where decisions
+//! go.
+//!
+//! identify (who is this?) -> engine (filter, locate, zone, presence).
+
+use std::sync::Arc;
+
+use crate::engine::{
+    DeviceId, DeviceTable, Engine, EngineConfig, EngineError, ObserveError, Output,
+};
+use crate::identify::{EnrolledShopper, Identified, Identifier, IdentifyConfig, IdentifyError};
+use crate::layout::Layout;
+
+/// Who a sighting is of, as its source knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// An identity already resolved by the source (a recording's `device`).
+    Device(Arc<str>),
+    /// The advertisement the anchor heard, for the pipeline to identify,
+    /// with the sender's link-layer address when the source has it.
+    Advert {
+        /// The AD structures.
+        adv: Vec<u8>,
+        /// The advertiser's address (random and rotating on phones): used
+        /// only to count an anonymous device once, never published.
+        address: Option<[u8; 6]>,
+    },
+}
+
+/// One sighting from a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSighting {
+    /// Unix time, seconds.
+    pub ts: f64,
+    /// The anchor that heard it.
+    pub anchor: Arc<str>,
+    /// Of whom.
+    pub subject: Subject,
+    /// dBm.
+    pub rssi: f64,
+}
+
+/// Why a sighting was not used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SkipReason {
+    /// The advertisement does not decode.
+    #[error("advertisement: {0}")]
+    Advert(#[from] aisle_protocol::Error),
+    /// The engine refused it (unknown anchor, absurd RSSI or time).
+    #[error("{0}")]
+    Engine(#[from] ObserveError),
+}
+
+/// Why the pipeline cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Identification settings.
+    #[error(transparent)]
+    Identify(#[from] IdentifyError),
+    /// Engine settings.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// The pipeline for one store.
+#[derive(Debug)]
+pub struct Pipeline {
+    identifier: Identifier,
+    engine: Engine,
+    devices: DeviceTable,
+    zone_ids: Vec<String>,
+    anonymous_sightings: u64,
+}
+
+impl Pipeline {
+    /// Sets the pipeline up for `layout`, with EIDs resolved around `now`.
+    pub fn new(
+        layout: &Layout,
+        identify: &IdentifyConfig,
+        shoppers: &[EnrolledShopper],
+        engine: EngineConfig,
+        now: f64,
+    ) -> Result<Self, PipelineError> {
+        Ok(Pipeline {
+            identifier: Identifier::new(identify, shoppers, eid_time(now))?,
+            engine: Engine::new(layout, engine)?,
+            devices: DeviceTable::new(),
+            zone_ids: layout.zones.iter().map(|z| z.id.clone()).collect(),
+            anonymous_sightings: 0,
+        })
+    }
+
+    /// Takes one sighting; decisions go into `out`.
+    pub fn push(&mut self, s: &SourceSighting, out: &mut Vec<Output>) -> Result<(), SkipReason> {
+        let device = match &s.subject {
+            Subject::Device(name) => self.devices.intern(name),
+            Subject::Advert { adv, address } => {
+                self.identifier.advance(eid_time(s.ts));
+                match self.identifier.identify(adv)? {
+                    Identified::Known(name) => self.devices.intern(name),
+                    Identified::Anonymous(_) => {
+                        self.anonymous_sightings += 1;
+                        // Without an address there is nothing to tell one
+                        // anonymous phone from another: it is only counted.
+                        let Some(address) = address else {
+                            return Ok(());
+                        };
+                        let id = self.devices.intern(&anonymous_name(*address));
+                        self.engine.mark_anonymous(id)?;
+                        id
+                    }
+                }
+            }
+        };
+        self.engine
+            .observe_named(s.ts, &s.anchor, device, s.rssi, out)
+            .map_err(SkipReason::from)
+    }
+
+    /// Lets time pass to `now`: enters, dwells and exits that are due fire.
+    pub fn tick(&mut self, now: f64, out: &mut Vec<Output>) {
+        self.engine.tick(now, out);
+    }
+
+    /// The name a device is published under.
+    #[must_use]
+    pub fn device_name(&self, id: DeviceId) -> Option<&str> {
+        self.devices.name(id)
+    }
+
+    /// The zone ids, by the engine's zone index.
+    #[must_use]
+    pub fn zone_ids(&self) -> &[String] {
+        &self.zone_ids
+    }
+
+    /// The engine, for its counters and occupancy figures.
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Identification counts.
+    #[must_use]
+    pub fn identify_counts(&self) -> crate::identify::IdentifyCounts {
+        self.identifier.counts()
+    }
+
+    /// Anonymous sightings taken in.
+    #[must_use]
+    pub fn anonymous_sightings(&self) -> u64 {
+        self.anonymous_sightings
+    }
+}
+
+/// An internal name for an anonymous device. It starts with a character no
+/// published id may hold, so it can never collide with or pass for one.
+fn anonymous_name(address: [u8; 6]) -> String {
+    format!("#anon:{}", hex::encode(address))
+}
+
+/// EID time counter for a Unix time: whole seconds, clamped to `u32`.
+#[must_use]
+pub fn eid_time(ts: f64) -> u32 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let t = ts.clamp(0.0, f64::from(u32::MAX)) as u32;
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Output;
+    use crate::sim::phones::Phones;
+    use crate::sim::store::demo_layout;
+    use aisle_protocol::eid::RotationExponent;
+
+    const NOW: f64 = 1_767_225_600.0;
+
+    #[test]
+    fn adverts_are_identified_then_tracked_and_strangers_never_named() {
+        let layout = demo_layout();
+        let phones = Phones::new(3, 0.5, RotationExponent::new(10).unwrap());
+        let names: Vec<String> = (0..40).map(|i| format!("shopper-{i:04}")).collect();
+        let enrolled = phones.enrolment(names.iter().map(String::as_str));
+        let mut p = Pipeline::new(
+            &layout,
+            &IdentifyConfig::default(),
+            &enrolled,
+            EngineConfig::default(),
+            NOW,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        // Every phone stands 1 m from every anchor for ten seconds.
+        for step in 0..100 {
+            let ts = NOW + f64::from(step) * 0.1;
+            for (i, name) in names.iter().enumerate() {
+                for a in &layout.anchors {
+                    let s = SourceSighting {
+                        ts,
+                        anchor: a.id.as_str().into(),
+                        subject: Subject::Advert {
+                            adv: phones.advert(name, ts),
+                            address: Some([0xc0, 0, 0, 0, 0, u8::try_from(i).unwrap()]),
+                        },
+                        rssi: -60.0,
+                    };
+                    p.push(&s, &mut out).unwrap();
+                }
+            }
+        }
+        p.tick(NOW + 10.0, &mut out);
+        let published: std::collections::BTreeSet<&str> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Position(pos) => p.device_name(pos.device),
+                Output::Presence(e) => p.device_name(e.device),
+            })
+            .collect();
+        let opted: std::collections::BTreeSet<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| phones.opted_in(n))
+            .collect();
+        assert!(!opted.is_empty());
+        // Presence is published for the opted-in only; strangers are located
+        // for counting, under internal names no publisher may use.
+        let presence: std::collections::BTreeSet<&str> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Presence(e) => p.device_name(e.device),
+                Output::Position(_) => None,
+            })
+            .collect();
+        assert!(presence.is_subset(&opted), "{presence:?}");
+        assert!(
+            published
+                .iter()
+                .all(|n| opted.contains(n) || n.starts_with("#anon:"))
+        );
+        assert!(p.anonymous_sightings() > 0);
+    }
+
+    #[test]
+    fn bad_sightings_are_refused_with_their_reason() {
+        let layout = demo_layout();
+        let mut p = Pipeline::new(
+            &layout,
+            &IdentifyConfig::default(),
+            &[],
+            EngineConfig::default(),
+            NOW,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let mut s = SourceSighting {
+            ts: NOW,
+            anchor: "no-such-anchor".into(),
+            subject: Subject::Device("cart-1".into()),
+            rssi: -60.0,
+        };
+        assert!(matches!(p.push(&s, &mut out), Err(SkipReason::Engine(_))));
+        s.anchor = layout.anchors[0].id.as_str().into();
+        s.rssi = f64::NAN;
+        assert!(matches!(p.push(&s, &mut out), Err(SkipReason::Engine(_))));
+        s.rssi = -60.0;
+        s.subject = Subject::Advert {
+            adv: vec![0x09, 0xff],
+            address: None,
+        };
+        assert!(matches!(p.push(&s, &mut out), Err(SkipReason::Advert(_))));
+        assert_eq!(p.engine().counters().unknown_anchor, 1);
+    }
+}
