@@ -145,6 +145,10 @@ pub enum PublishError {
     /// The device id is not in the table.
     #[error("device {} has no name", .0.0)]
     UnknownDevice(DeviceId),
+    /// An anonymous device (its internal name starts with `#`, which no
+    /// published id may hold): located and counted, never published.
+    #[error("device {} is anonymous", .0.0)]
+    Anonymous(DeviceId),
     /// The zone index is not in the layout.
     #[error("zone {} has no name", .0.0)]
     UnknownZone(ZoneIdx),
@@ -162,11 +166,10 @@ pub fn to_payload(
     zones: &ZoneNames,
     ids: &mut EventIds,
 ) -> Result<Payload, PublishError> {
-    let device_name = |d: DeviceId| {
-        devices
-            .name(d)
-            .map(str::to_owned)
-            .ok_or(PublishError::UnknownDevice(d))
+    let device_name = |d: DeviceId| match devices.name(d) {
+        None => Err(PublishError::UnknownDevice(d)),
+        Some(name) if name.starts_with('#') => Err(PublishError::Anonymous(d)),
+        Some(name) => Ok(name.to_owned()),
     };
     let zone_name = |z: ZoneIdx| {
         zones
@@ -306,6 +309,11 @@ mod tests {
             to_payload(&fix(d, None, 1.5), &devices, &zones, &mut ids),
             Err(PublishError::Invalid(_))
         ));
+        let anonymous = devices.intern("#anon:0a0b0c0d0e0f");
+        assert_eq!(
+            to_payload(&fix(anonymous, None, 0.5), &devices, &zones, &mut ids),
+            Err(PublishError::Anonymous(anonymous))
+        );
         let slash = devices.intern("a/b");
         assert!(matches!(
             to_payload(&fix(slash, None, 0.5), &devices, &zones, &mut ids),

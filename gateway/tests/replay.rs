@@ -370,3 +370,35 @@ fn advertisements_are_identified_on_the_recording_clock() {
     let opted: BTreeSet<String> = enrolled.into_iter().map(|e| e.id).collect();
     assert_eq!(placed, opted);
 }
+
+#[test]
+fn takes_engine_and_identify_settings_from_the_gateway_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, input) = simulate(dir.path(), 2, 1);
+    let run_with = |config: &str| {
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, config).unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        aisle()
+            .arg("replay")
+            .arg("--layout")
+            .arg(&layout)
+            .arg("--input")
+            .arg(&input)
+            .arg("--config")
+            .arg(&path)
+            .arg("--positions-out")
+            .arg(out.join("p.jsonl"))
+            .arg("--events-out")
+            .arg(out.join("e.jsonl"))
+            .output()
+            .unwrap()
+    };
+    // The gateway's own default file: its other tables are ignored.
+    ok(&run_with(&aisle_gateway::config::default_toml()));
+    let run = run_with("[engine]\nlocate_interval_s = -1.0\n");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(stderr.contains("locate_interval_s"), "{stderr}");
+}

@@ -22,13 +22,12 @@
 
 pub mod coverage;
 
-use aisle_protocol::beacon::FrameKind;
+use std::sync::Arc;
 
-use crate::engine::{
-    DeviceId, DeviceTable, Engine, EngineConfig, EngineError, ObserveError, Output,
-};
-use crate::identify::{EnrolledShopper, Identified, Identifier, IdentifyConfig, IdentifyError};
+use crate::engine::{EngineConfig, ObserveError, Output};
+use crate::identify::{EnrolledShopper, IdentifyConfig};
 use crate::layout::Layout;
+use crate::pipeline::{Pipeline, PipelineError, SkipReason, SourceSighting, Subject};
 use crate::publish::{EventIds, Payload, PublishError, ZoneNames, to_payload};
 use crate::record::{LineError, RecordedSighting};
 use coverage::Coverage;
@@ -64,12 +63,9 @@ impl Default for ReplayConfig {
 /// Why a replay cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// The engine's configuration or the layout.
+    /// The engine's or identification's settings, or the layout.
     #[error(transparent)]
-    Engine(#[from] EngineError),
-    /// Identification's configuration or the enrolled shoppers.
-    #[error(transparent)]
-    Identify(#[from] IdentifyError),
+    Pipeline(#[from] PipelineError),
     /// A replay setting.
     #[error("replay config: {key}: {reason}")]
     Config {
@@ -90,8 +86,8 @@ pub enum Skip {
     #[error("advertisement: {0}")]
     Advert(String),
     /// An advertisement from no one the store tracks. Not a problem.
-    #[error("anonymous {0:?} advertisement")]
-    Anonymous(FrameKind),
+    #[error("anonymous advertisement")]
+    Anonymous,
     /// The anchor is not in the layout.
     #[error("anchor {0:?} is not in the layout")]
     UnknownAnchor(String),
@@ -113,7 +109,7 @@ impl Skip {
     /// advertisements, which are the normal lot of a store.
     #[must_use]
     pub fn is_problem(&self) -> bool {
-        !matches!(self, Skip::Anonymous(_))
+        !matches!(self, Skip::Anonymous)
     }
 
     /// A short name for the summary's counts.
@@ -125,7 +121,7 @@ impl Skip {
             Skip::Line(LineError::Time(_)) => "bad time",
             Skip::Line(LineError::Rssi(_)) => "bad rssi",
             Skip::Advert(_) => "bad advertisement",
-            Skip::Anonymous(_) => "anonymous",
+            Skip::Anonymous => "anonymous",
             Skip::UnknownAnchor(_) => "unknown anchor",
             Skip::OutOfOrder { .. } => "out of order",
             Skip::Engine(_) => "refused by engine",
@@ -156,9 +152,7 @@ pub struct ReplayCounts {
 /// A replay in progress. See the module docs.
 pub struct Replayer {
     config: ReplayConfig,
-    engine: Engine,
-    identifier: Identifier,
-    devices: DeviceTable,
+    pipeline: Pipeline,
     zones: ZoneNames,
     ids: EventIds,
     coverage: Coverage,
@@ -205,13 +199,12 @@ impl Replayer {
                 reason: "must be at least 0.01",
             });
         }
-        // Built for time 0 and moved to each line's time as lines come.
-        let identifier = Identifier::new(&config.identify, shoppers, 0)?;
+        // EIDs are resolved for time 0 until the first advertisement moves
+        // the window to its line's time.
+        let pipeline = Pipeline::new(layout, &config.identify, shoppers, config.engine, 0.0)?;
         Ok(Replayer {
-            engine: Engine::new(layout, config.engine)?,
             config,
-            identifier,
-            devices: DeviceTable::new(),
+            pipeline,
             zones: ZoneNames::of(layout),
             ids,
             coverage: Coverage::default(),
@@ -239,37 +232,36 @@ impl Replayer {
                 behind_s: self.newest - s.ts,
             });
         }
-        let Some(anchor) = self.engine.anchor(&s.anchor) else {
-            return Err(Skip::UnknownAnchor(s.anchor.clone()));
-        };
-        let device = match (&s.device, &s.adv) {
-            (Some(name), _) => self.devices.intern(name),
-            (None, Some(adv)) => self.identify(adv, s.ts)?,
+        let subject = match (&s.device, &s.adv) {
+            (Some(name), _) => Subject::Device(Arc::from(name.as_str())),
+            (None, Some(adv)) => Subject::Advert {
+                adv: hex::decode(adv).map_err(|e| Skip::Advert(e.to_string()))?,
+                address: None,
+            },
             (None, None) => return Err(Skip::Line(LineError::Identity)),
         };
+        let sighting = SourceSighting {
+            ts: s.ts,
+            anchor: Arc::from(s.anchor.as_str()),
+            subject,
+            rssi: s.rssi,
+        };
         self.advance(s.ts);
-        self.engine
-            .observe(s.ts, anchor, device, s.rssi, &mut self.outputs)
-            .map_err(Skip::Engine)?;
+        let device = match self.pipeline.observe(&sighting, &mut self.outputs) {
+            Ok(Some(device)) => device,
+            Ok(None) => return Err(Skip::Anonymous),
+            Err(SkipReason::Engine(ObserveError::UnknownAnchorId)) => {
+                return Err(Skip::UnknownAnchor(s.anchor.clone()));
+            }
+            Err(SkipReason::Engine(e)) => return Err(Skip::Engine(e)),
+            Err(SkipReason::Advert(e)) => return Err(Skip::Advert(e.to_string())),
+        };
         self.counts.sightings += 1;
         self.newest = self.newest.max(s.ts);
         self.coverage
             .heard(device, s.ts, &mut |p| self.fills.push(p));
         self.publish();
         Ok(())
-    }
-
-    fn identify(&mut self, adv: &str, ts: f64) -> Result<DeviceId, Skip> {
-        let bytes = hex::decode(adv).map_err(|e| Skip::Advert(e.to_string()))?;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        // A checked, non-negative time; the EID clock is 32-bit seconds.
-        let now = ts.min(f64::from(u32::MAX)) as u32;
-        self.identifier.advance(now);
-        match self.identifier.identify(&bytes) {
-            Ok(Identified::Known(name)) => Ok(self.devices.intern(name)),
-            Ok(Identified::Anonymous(kind)) => Err(Skip::Anonymous(kind)),
-            Err(e) => Err(Skip::Advert(e.to_string())),
-        }
     }
 
     /// Ticks the engine on the grid up to `ts`.
@@ -284,12 +276,12 @@ impl Replayer {
             if t > ts {
                 break;
             }
-            if self.engine.tracked() == 0 {
+            if self.pipeline.engine().tracked() == 0 {
                 // Nothing to tick: jump over the silence.
                 k = after(ts);
                 break;
             }
-            self.engine.tick(t, &mut self.outputs);
+            self.pipeline.tick(t, &mut self.outputs);
             self.coverage.sweep(t, &mut |p| self.fills.push(p));
             self.publish();
             k += 1;
@@ -331,7 +323,7 @@ impl Replayer {
     }
 
     fn emit(&mut self, output: &Output) {
-        match to_payload(output, &self.devices, &self.zones, &mut self.ids) {
+        match to_payload(output, self.pipeline.devices(), &self.zones, &mut self.ids) {
             Ok(p) => {
                 match p {
                     Payload::Position(_) => self.counts.positions += 1,
@@ -360,7 +352,7 @@ impl Replayer {
     /// Devices tracked so far (known identities).
     #[must_use]
     pub fn devices(&self) -> usize {
-        self.devices.len()
+        self.pipeline.devices().len()
     }
 
     /// The last reason an output could not be published, for the summary.
