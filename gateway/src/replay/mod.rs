@@ -1,5 +1,6 @@
 //! Replay: a recording through the same pipeline the live gateway runs
-//! (identify -> engine -> publish), on the recording's own clock.
+//! ([`Pipeline`]: identify -> engine; then [`crate::publish`]), on the
+//! recording's own clock.
 //!
 //! [`Replayer`] takes recording lines in file order and queues the payloads
 //! they lead to; [`Replayer::finish`] flushes what the end of the input
