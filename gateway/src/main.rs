@@ -25,6 +25,12 @@ enum Command {
     /// Simulate shoppers in a store and write what the anchors hear, with
     /// the ground truth, as recordings for `aisle replay`.
     Simulate(aisle_gateway::sim::cli::SimulateArgs),
+    /// Run a recording through the pipeline as fast as it goes and write
+    /// the positions and zone events it publishes.
+    Replay(aisle_gateway::cli::replay::ReplayArgs),
+    /// Fit each anchor's radio model from sightings at known positions and
+    /// write the calibrated layout.
+    Calibrate(aisle_gateway::cli::calibrate::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,5 +60,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Simulate(args) => aisle_gateway::sim::cli::main(&args),
+        Command::Replay(args) => aisle_gateway::cli::replay::main(&args),
+        Command::Calibrate(args) => aisle_gateway::cli::calibrate::main(&args),
     }
 }

@@ -94,6 +94,16 @@ impl Pipeline {
 
     /// Takes one sighting; decisions go into `out`.
     pub fn push(&mut self, s: &SourceSighting, out: &mut Vec<Output>) -> Result<(), SkipReason> {
+        self.observe(s, out).map(|_| ())
+    }
+
+    /// [`Pipeline::push`], saying which device the sighting was of: none
+    /// for an anonymous advertisement without an address (only counted).
+    pub fn observe(
+        &mut self,
+        s: &SourceSighting,
+        out: &mut Vec<Output>,
+    ) -> Result<Option<DeviceId>, SkipReason> {
         let device = match &s.subject {
             Subject::Device(name) => self.devices.intern(name),
             Subject::Advert { adv, address } => {
@@ -105,7 +115,7 @@ impl Pipeline {
                         // Without an address there is nothing to tell one
                         // anonymous phone from another: it is only counted.
                         let Some(address) = address else {
-                            return Ok(());
+                            return Ok(None);
                         };
                         let id = self.devices.intern(&anonymous_name(*address));
                         self.engine.mark_anonymous(id)?;
@@ -116,12 +126,19 @@ impl Pipeline {
         };
         self.engine
             .observe_named(s.ts, &s.anchor, device, s.rssi, out)
-            .map_err(SkipReason::from)
+            .map_err(SkipReason::from)?;
+        Ok(Some(device))
     }
 
     /// Lets time pass to `now`: enters, dwells and exits that are due fire.
     pub fn tick(&mut self, now: f64, out: &mut Vec<Output>) {
         self.engine.tick(now, out);
+    }
+
+    /// The devices interned so far, to name a [`DeviceId`].
+    #[must_use]
+    pub fn devices(&self) -> &DeviceTable {
+        &self.devices
     }
 
     /// The name a device is published under.
