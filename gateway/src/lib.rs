@@ -16,5 +16,6 @@ pub mod pipeline;
 pub mod publish;
 pub mod record;
 pub mod replay;
+pub mod service;
 pub mod sim;
 pub mod source;

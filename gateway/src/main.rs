@@ -28,6 +28,14 @@ enum Command {
     /// Run a recording through the pipeline as fast as it goes and write
     /// the positions and zone events it publishes.
     Replay(aisle_gateway::cli::replay::ReplayArgs),
+    /// Run a simulated store end to end: embedded MQTT broker, shoppers
+    /// walking past the anchors, the whole pipeline, and a live view of the
+    /// zone events. Needs nothing installed; Ctrl-C stops it.
+    Demo(aisle_gateway::cli::serve::DemoArgs),
+    /// Run the gateway as configured (see `generate-config`).
+    Run(aisle_gateway::cli::serve::RunArgs),
+    /// Print a commented default configuration for `run`.
+    GenerateConfig,
     /// Fit each anchor's radio model from sightings at known positions and
     /// write the calibrated layout.
     Calibrate(aisle_gateway::cli::calibrate::CalibrateArgs),
@@ -59,6 +67,9 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Demo(args) => aisle_gateway::cli::serve::demo(&args),
+        Command::Run(args) => aisle_gateway::cli::serve::run(&args),
+        Command::GenerateConfig => aisle_gateway::cli::serve::generate_config(),
         Command::Simulate(args) => aisle_gateway::sim::cli::main(&args),
         Command::Replay(args) => aisle_gateway::cli::replay::main(&args),
         Command::Calibrate(args) => aisle_gateway::cli::calibrate::main(&args),

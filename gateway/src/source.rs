@@ -46,6 +46,9 @@ pub struct SimulatedStore {
 
 /// Length of one simulated stretch; shoppers arrive over its first 60%.
 const STRETCH_MINUTES: f64 = 10.0;
+/// How far into its first stretch the simulated store starts: four minutes
+/// in, most of that stretch's shoppers are inside.
+const WARM_START_S: f64 = 240.0;
 
 impl SimulatedStore {
     /// A simulated `layout`; the demo store's shelves are used when the
@@ -99,9 +102,13 @@ impl SimulatedStore {
         out: mpsc::Sender<SourceSighting>,
         shutdown: CancellationToken,
     ) -> Result<(), crate::sim::SimError> {
-        let mut start = wall_clock();
+        // The first stretch starts in the past, so the store is already busy
+        // when the gateway comes up; what happened before now is skipped.
+        let now = wall_clock();
+        let mut start = now - WARM_START_S;
         for index in 0.. {
             let mut sim = self.stretch(index, start)?;
+            while sim.next_until(now).is_some() {}
             let end = sim.end_ts();
             loop {
                 let now = wall_clock();

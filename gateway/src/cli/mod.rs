@@ -1,6 +1,7 @@
-//! Subcommands of `aisle` that run the pipeline offline, each with its
+//! Subcommands of `aisle`, each with its
 //! arguments (clap) and a `main` that prints as the binary does, so
 //! `main.rs` stays a list of commands.
 
 pub mod calibrate;
 pub mod replay;
+pub mod serve;

@@ -1,0 +1,285 @@
+//! The live gateway from the command line: `aisle run`, `aisle demo` and
+//! `aisle generate-config`.
+//!
+//! ```text
+//! aisle demo                            # embedded broker, simulated store, live view
+//! aisle generate-config > gateway.toml  # a commented default configuration
+//! aisle run --config gateway.toml       # the real service
+//! ```
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aisle_protocol::event::ZoneEventKind;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{
+    BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
+};
+use crate::publish::Payload;
+use crate::service::{Published, simulated_enrolment, start};
+use crate::sim::store::demo_layout;
+
+/// How long shutdown waits for tasks (the publisher flushing its window).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Arguments of `aisle run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The gateway configuration (see `aisle generate-config`).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// Arguments of `aisle demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Shoppers arriving every ten minutes.
+    #[arg(long, default_value_t = 12)]
+    pub shoppers: usize,
+    /// Seed: the same seed sends the same shoppers.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of shoppers who use the store's app; the others are only counted.
+    #[arg(long, default_value_t = 0.8)]
+    pub opted_in: f64,
+    /// Also print every position, not only zone events.
+    #[arg(long)]
+    pub positions: bool,
+}
+
+/// `aisle generate-config`.
+#[must_use]
+pub fn generate_config() -> ExitCode {
+    print!("{}", crate::config::default_toml());
+    ExitCode::SUCCESS
+}
+
+/// `aisle run`.
+#[must_use]
+pub fn run(args: &RunArgs) -> ExitCode {
+    let loaded = match Config::load(&args.config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("aisle run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = init_logging(&loaded.config.log.level) {
+        eprintln!("aisle run: {}: log.level: {e}", args.config.display());
+        return ExitCode::from(2);
+    }
+    serve(&loaded, None)
+}
+
+/// `aisle demo`.
+#[must_use]
+pub fn demo(args: &DemoArgs) -> ExitCode {
+    if !(0.0..=1.0).contains(&args.opted_in) {
+        eprintln!("aisle demo: --opted-in {} is not in 0..=1", args.opted_in);
+        return ExitCode::from(2);
+    }
+    let spool = std::env::temp_dir().join(format!("aisle-demo-{}", std::process::id()));
+    let config = Config {
+        store: StoreSection {
+            layout: PathBuf::from("demo"),
+            shoppers: None,
+        },
+        mqtt: MqttSection {
+            spool_dir: spool.clone(),
+            ..MqttSection::default()
+        },
+        sources: vec![SourceSection::Simulator {
+            shoppers: args.shoppers,
+            seed: args.seed,
+            opted_in_share: args.opted_in,
+        }],
+        identify: crate::identify::IdentifyConfig::default(),
+        engine: crate::engine::EngineConfig::default(),
+        // rumqttd reports every client that hangs up as an error, the
+        // broker's own readiness probe included; the demo keeps it quiet.
+        log: LogSection {
+            level: "warn,rumqttd=off".into(),
+        },
+    };
+    let mut loaded = Loaded {
+        config,
+        layout: demo_layout(),
+        shoppers: Vec::new(),
+        broker: BrokerAddress::Embedded,
+        password: None,
+    };
+    loaded.shoppers = simulated_enrolment(&loaded);
+    if let Err(e) = init_logging(&loaded.config.log.level) {
+        eprintln!("aisle demo: {e}");
+        return ExitCode::FAILURE;
+    }
+    let layout = &loaded.layout;
+    println!(
+        "Aisle demo: {} ({} zones, {} anchors); {} shoppers every 10 minutes, {:.0}% with the app.",
+        layout.store.name.as_deref().unwrap_or(&layout.store.id),
+        layout.zones.len(),
+        layout.anchors.len(),
+        args.shoppers,
+        args.opted_in * 100.0
+    );
+    let code = serve_with_view(&loaded, args.positions);
+    let _ = std::fs::remove_dir_all(&spool);
+    code
+}
+
+/// Runs the gateway until Ctrl-C or SIGTERM. With `view`, every decision is
+/// also sent there and the broker's address is printed for the person watching.
+fn serve(loaded: &Loaded, view: Option<mpsc::UnboundedSender<Published>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("aisle: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let announce = view.is_some();
+    runtime.block_on(async {
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let running = match start(loaded, view, &tracker, &shutdown) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("aisle: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let (host, port) = &running.broker;
+        tracing::info!(%host, port, "gateway running");
+        if announce {
+            println!("MQTT broker (embedded) on {host}:{port}; watch it with:");
+            println!("  mosquitto_sub -h {host} -p {port} -t 'aisle/v1/#' -v");
+            println!("Zone events as they are published (times UTC); Ctrl-C stops.");
+        }
+        wait_for_signal().await;
+        shutdown.cancel();
+        tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("aisle: some tasks did not stop within {SHUTDOWN_GRACE:?}");
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// Serves with a live view printed to standard output, a line per event.
+fn serve_with_view(loaded: &Loaded, positions: bool) -> ExitCode {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Published>();
+    let printer = std::thread::spawn(move || {
+        while let Some(p) = rx.blocking_recv() {
+            if let Some(line) = view_line(&p, positions) {
+                // Locked a line at a time: the gateway prints too.
+                let mut out = io::stdout().lock();
+                // A closed stdout (the demo piped into `head`) ends the view, not the gateway.
+                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let code = serve(loaded, Some(tx));
+    let _ = printer.join();
+    code
+}
+
+/// One line of the live view, or none for what it does not show.
+#[must_use]
+pub fn view_line(p: &Published, positions: bool) -> Option<String> {
+    match &p.payload {
+        Payload::Zone(e) => {
+            let (kind, dwell) = match e.kind {
+                ZoneEventKind::Enter => ("enter", String::new()),
+                ZoneEventKind::Dwell { dwell_s } => ("dwell", format!("  {dwell_s:.0} s")),
+                ZoneEventKind::Exit { dwell_s } => ("exit", format!("  after {dwell_s:.0} s")),
+            };
+            Some(format!(
+                "{}  {kind:<5}  {:<14} {}{dwell}",
+                clock(e.ts),
+                e.device,
+                e.zone
+            ))
+        }
+        Payload::Position(pos) if positions => Some(format!(
+            "{}  at     {:<14} ({:5.1}, {:5.1}) {} {:.0}%",
+            clock(pos.ts),
+            pos.device,
+            pos.x,
+            pos.y,
+            pos.zone.as_deref().unwrap_or("-"),
+            pos.confidence * 100.0
+        )),
+        Payload::Position(_) => None,
+    }
+}
+
+/// `HH:MM:SS` of a Unix time, UTC.
+fn clock(ts: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let s = ts.max(0.0) as u64 % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Logs to standard error through `tracing`, filtered by `level` (a level
+/// or a full filter such as `aisle_gateway=debug,rumqttc=warn`).
+fn init_logging(level: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| format!("{level:?} is not a log filter: {e}"))?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .try_init();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aisle_protocol::event::{EventId, SchemaVersion, ZoneEvent};
+
+    #[test]
+    fn the_view_shows_zone_events_one_line_each() {
+        let p = Published {
+            topic: "t".into(),
+            payload: Payload::Zone(ZoneEvent {
+                v: SchemaVersion,
+                id: EventId::from_u128(1),
+                kind: ZoneEventKind::Exit { dwell_s: 36.4 },
+                ts: 1_767_269_045.0,
+                device: "shopper-0003".into(),
+                zone: "meat-counter".into(),
+                entered_at: 1_767_269_009.0,
+            }),
+        };
+        assert_eq!(
+            view_line(&p, false).unwrap(),
+            "12:04:05  exit   shopper-0003   meat-counter  after 36 s"
+        );
+    }
+}

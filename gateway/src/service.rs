@@ -1,0 +1,369 @@
+//! The live gateway: sources -> pipeline -> MQTT, until shutdown.
+//!
+//! Tasks are joined by bounded channels and stopped by one
+//! [`CancellationToken`]; a [`TaskTracker`] waits for them all.
+//!
+//! - each source sends sightings into one channel;
+//! - the pipeline task identifies and locates, ticks the engine every
+//!   [`TICK`], and turns decisions into MQTT messages: zone events at QoS 1
+//!   (spooled on disk before they count as accepted), positions at QoS 0;
+//! - the publisher task (see [`crate::mqtt`]) owns the broker connection;
+//! - with `broker = "embedded"`, rumqttd runs on its own thread.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aisle_protocol::event::{EventId, GatewayStatus, SchemaVersion};
+use aisle_protocol::topic::Topic;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{BrokerAddress, Loaded, SourceSection};
+use crate::engine::Output;
+use crate::mqtt::{
+    BrokerError, BrokerOptions, EmbeddedBroker, Outgoing, Publisher, PublisherConfig,
+    PublisherError, PublisherStats, RetainedStatus,
+};
+use crate::pipeline::{Pipeline, PipelineError, SourceSighting};
+use crate::publish::{EventIds, Payload, ZoneNames, to_payload};
+use crate::source::{SimulatedStore, play_recording, wall_clock};
+
+/// How often the engine is ticked, so enters, dwells and exits fire on time
+/// even when no sighting arrives. A quarter second keeps their lateness well
+/// under the one second a shopper notices.
+pub const TICK: Duration = Duration::from_millis(250);
+/// How often the gateway's retained status is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+/// Sightings waiting for the pipeline, at most. A dozen anchors hearing 200
+/// phones at 10 Hz make 24,000 a second; this is a few hundred milliseconds
+/// of that, enough to ride out a slow tick without hiding a stalled pipeline.
+const SIGHTING_QUEUE: usize = 8192;
+/// The port the embedded broker tries first, as any MQTT client expects.
+pub const EMBEDDED_PORT: u16 = 1883;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The embedded broker.
+    #[error("embedded broker: {0}")]
+    Broker(#[from] BrokerError),
+    /// The publisher (its spool, usually).
+    #[error("MQTT publisher: {0}")]
+    Publisher(#[from] PublisherError),
+    /// The pipeline's settings.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// One decision as the console shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The MQTT topic.
+    pub topic: String,
+    /// What was decided.
+    pub payload: Payload,
+}
+
+/// What the running gateway tells its caller.
+#[derive(Debug, Clone)]
+pub struct Running {
+    /// Where the broker is, host and port (the embedded one's port may not
+    /// be 1883).
+    pub broker: (String, u16),
+    /// Publisher counters.
+    pub stats: Arc<PublisherStats>,
+}
+
+/// Starts the gateway; returns once everything runs. The tasks stop when
+/// `shutdown` is cancelled; wait on `tracker` for them to finish.
+///
+/// `view`, when given, receives every decision as it is published: the
+/// console of `aisle demo`.
+pub fn start(
+    loaded: &Loaded,
+    view: Option<mpsc::UnboundedSender<Published>>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Running, ServiceError> {
+    let config = &loaded.config;
+    let store = loaded.layout.store.id.clone();
+    let (host, port) = match &loaded.broker {
+        BrokerAddress::Embedded => {
+            let broker =
+                EmbeddedBroker::start(SocketAddr::from((Ipv4Addr::LOCALHOST, EMBEDDED_PORT)))?;
+            let addr = broker.addr();
+            tracing::info!(%addr, "embedded MQTT broker listening");
+            // rumqttd has no way to stop; the broker lives as long as the process.
+            std::mem::forget(broker);
+            (addr.ip().to_string(), addr.port())
+        }
+        BrokerAddress::Remote { host, port } => (host.clone(), *port),
+    };
+    let broker = (host.clone(), port);
+
+    let status_topic = Topic::gateway_status(&store)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let mut ids = EventIds::for_live_run();
+    let started_at = wall_clock();
+    let offline = GatewayStatus::offline(ids.next_id(), started_at, version());
+    let online = gateway_status(ids.next_id(), started_at, 0, None);
+    let mut publisher_config = PublisherConfig::new(
+        BrokerOptions {
+            host,
+            port,
+            client_id: config.mqtt.client_id.clone(),
+            credentials: config
+                .mqtt
+                .username
+                .clone()
+                .map(|u| (u, loaded.password.clone().unwrap_or_default())),
+            keep_alive: Duration::from_secs(u64::from(config.mqtt.keep_alive_s)),
+            last_will: Some(RetainedStatus::new(status_topic.clone(), json(&offline))),
+            birth: Some(RetainedStatus::new(status_topic.clone(), json(&online))),
+        },
+        config.mqtt.spool_dir.clone(),
+    );
+    publisher_config.spool_max_bytes = config.mqtt.spool_max_mib.saturating_mul(1 << 20);
+    let publisher = Publisher::spawn(publisher_config, tracker, shutdown.clone())?;
+
+    let pipeline = Pipeline::new(
+        &loaded.layout,
+        &config.identify,
+        &loaded.shoppers,
+        config.engine,
+        started_at,
+    )?;
+    let (sightings_tx, sightings_rx) = mpsc::channel(SIGHTING_QUEUE);
+    for source in &config.sources {
+        spawn_source(source, loaded, sightings_tx.clone(), tracker, shutdown);
+    }
+    drop(sightings_tx);
+
+    let task = PipelineTask {
+        pipeline,
+        zones: ZoneNames::of(&loaded.layout),
+        ids,
+        store,
+        status_topic,
+        publish_positions: config.mqtt.publish_positions,
+        out: publisher.sender(),
+        view,
+        started_at,
+    };
+    tracker.spawn(task.run(sightings_rx, shutdown.clone()));
+    Ok(Running {
+        broker,
+        stats: publisher.stats(),
+    })
+}
+
+fn spawn_source(
+    source: &SourceSection,
+    loaded: &Loaded,
+    out: mpsc::Sender<SourceSighting>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let stop = shutdown.clone();
+    match source.clone() {
+        SourceSection::Simulator {
+            shoppers,
+            seed,
+            opted_in_share,
+        } => {
+            let rotation = aisle_protocol::eid::RotationExponent::new(
+                loaded.config.identify.rotation_exponent,
+            );
+            let Ok(rotation) = rotation else { return };
+            let store = SimulatedStore::new(
+                loaded.layout.clone(),
+                shoppers,
+                seed,
+                opted_in_share,
+                rotation,
+            );
+            tracker.spawn(async move {
+                if let Err(error) = store.run(out, stop).await {
+                    tracing::error!(%error, "simulated store stopped");
+                }
+            });
+        }
+        SourceSection::Recording { path, speed } => {
+            tracker.spawn(async move {
+                match play_recording(path, speed, out, stop).await {
+                    Ok(()) => tracing::info!("recording played to its end"),
+                    Err(error) => tracing::error!(%error, "recording stopped"),
+                }
+            });
+        }
+    }
+}
+
+/// The enrolment a configuration's simulated stores imply: the opted-in
+/// shoppers of each, so that the demo's phones resolve without a shoppers file.
+#[must_use]
+pub fn simulated_enrolment(loaded: &Loaded) -> Vec<crate::identify::EnrolledShopper> {
+    let Ok(rotation) =
+        aisle_protocol::eid::RotationExponent::new(loaded.config.identify.rotation_exponent)
+    else {
+        return Vec::new();
+    };
+    loaded
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            SourceSection::Simulator {
+                shoppers,
+                seed,
+                opted_in_share,
+            } => {
+                let store = SimulatedStore::new(
+                    loaded.layout.clone(),
+                    *shoppers,
+                    *seed,
+                    *opted_in_share,
+                    rotation,
+                );
+                let names = store.device_names();
+                Some(store.phones.enrolment(names.iter().map(String::as_str)))
+            }
+            SourceSection::Recording { .. } => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+fn gateway_status(id: EventId, ts: f64, uptime_s: u64, rate: Option<f64>) -> GatewayStatus {
+    GatewayStatus {
+        v: SchemaVersion,
+        id,
+        ts,
+        online: true,
+        version: version(),
+        uptime_s: Some(uptime_s),
+        nodes_online: None,
+        sightings_per_s: rate,
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // The payload types serialise without fail: plain fields, validated values.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+struct PipelineTask {
+    pipeline: Pipeline,
+    zones: ZoneNames,
+    ids: EventIds,
+    store: String,
+    status_topic: String,
+    publish_positions: bool,
+    out: mpsc::Sender<Outgoing>,
+    view: Option<mpsc::UnboundedSender<Published>>,
+    started_at: f64,
+}
+
+impl PipelineTask {
+    async fn run(mut self, mut sightings: mpsc::Receiver<SourceSighting>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut status = tokio::time::interval(STATUS_EVERY);
+        status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut outputs = Vec::new();
+        let (mut taken, mut skipped) = (0u64, 0u64);
+        let mut rate_from = (Instant::now(), 0u64);
+        // The clock the engine runs on: the sources' time, moved on by the
+        // wall clock between sightings.
+        let mut clock = (wall_clock(), Instant::now());
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                received = sightings.recv() => {
+                    let Some(s) = received else { break };
+                    clock = (s.ts, Instant::now());
+                    match self.pipeline.push(&s, &mut outputs) {
+                        Ok(()) => taken += 1,
+                        Err(reason) => {
+                            skipped += 1;
+                            tracing::debug!(anchor = %s.anchor, %reason, "sighting skipped");
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    let now = clock.0 + clock.1.elapsed().as_secs_f64();
+                    self.pipeline.tick(now, &mut outputs);
+                }
+                _ = status.tick() => {
+                    let elapsed = rate_from.0.elapsed().as_secs_f64();
+                    #[allow(clippy::cast_precision_loss)]
+                    let rate = (taken - rate_from.1) as f64 / elapsed.max(1e-3);
+                    rate_from = (Instant::now(), taken);
+                    let now = wall_clock();
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let uptime = (now - self.started_at).max(0.0) as u64;
+                    let s = gateway_status(self.ids.next_id(), now, uptime, Some(rate));
+                    let mut message = Outgoing::at_least_once(self.status_topic.clone(), json(&s));
+                    message.retain = true;
+                    if self.out.send(message).await.is_err() {
+                        break;
+                    }
+                    tracing::info!(taken, skipped, rate, "pipeline");
+                }
+            }
+            if !self.publish(&mut outputs).await {
+                break;
+            }
+        }
+        tracing::info!(taken, skipped, "pipeline stopped");
+    }
+
+    /// Publishes what the pipeline decided; false once the publisher is gone.
+    async fn publish(&mut self, outputs: &mut Vec<Output>) -> bool {
+        for output in outputs.drain(..) {
+            if matches!(output, Output::Position(_)) && !self.publish_positions {
+                continue;
+            }
+            let payload =
+                match to_payload(&output, self.pipeline.devices(), &self.zones, &mut self.ids) {
+                    Ok(p) => p,
+                    Err(error) => {
+                        // Anonymous devices have internal names no topic may
+                        // carry: they are counted, never published.
+                        tracing::trace!(%error, "output not published");
+                        continue;
+                    }
+                };
+            let Ok(topic) = payload.topic(&self.store).map(|t| t.to_string()) else {
+                continue;
+            };
+            let message = match &payload {
+                Payload::Position(p) => Outgoing::at_most_once(topic.clone(), json(p)),
+                Payload::Zone(e) => Outgoing::at_least_once(topic.clone(), json(e)),
+            };
+            match message.qos {
+                // A position is worth nothing late: drop it rather than wait.
+                crate::mqtt::QoS::AtMostOnce => {
+                    let _ = self.out.try_send(message);
+                }
+                // An event waits for room: it must not be lost.
+                crate::mqtt::QoS::AtLeastOnce => {
+                    if self.out.send(message).await.is_err() {
+                        return false;
+                    }
+                }
+            }
+            if let Some(view) = &self.view {
+                let _ = view.send(Published { topic, payload });
+            }
+        }
+        true
+    }
+}
