@@ -216,6 +216,7 @@ fn reference_room_cross_validated_by_point() {
     assert_eq!(points.len(), 81);
     let config = EngineConfig::default();
     let (mut fix_errors, mut engine_errors) = (Vec::new(), Vec::new());
+    let mut plain_errors = Vec::new();
     let (mut zone_hits, mut engine_fixes) = (0, 0);
     let zone = |q: Point| layout.zones.iter().position(|z| z.contains(q));
     for fold in 0..FOLDS {
@@ -230,7 +231,8 @@ fn reference_room_cross_validated_by_point() {
             &config.locate,
             &CalibrateConfig::default(),
         );
-        let mut locator = Locator::new(&fitted.layout, config.locate);
+        let mut locator = Locator::with_shadowing(&fitted.layout, config.locate, &fitted.shadowing);
+        let mut plain = Locator::new(&fitted.layout, config.locate);
         for (i, (truth, sightings)) in points.iter().enumerate() {
             if i % FOLDS != fold {
                 continue;
@@ -239,8 +241,13 @@ fn reference_room_cross_validated_by_point() {
                 .locate(&median_levels(&fitted.layout, sightings))
                 .unwrap();
             fix_errors.push(fix.position.distance(*truth));
+            let fix = plain
+                .locate(&median_levels(&fitted.layout, sightings))
+                .unwrap();
+            plain_errors.push(fix.position.distance(*truth));
             // The whole pipeline: the point's sightings in time order.
-            let mut engine = Engine::new(&fitted.layout, config).unwrap();
+            let mut engine =
+                Engine::with_shadowing(&fitted.layout, config, &fitted.shadowing).unwrap();
             let mut devices = DeviceTable::new();
             let mut out = Vec::new();
             for s in sightings {
@@ -270,6 +277,13 @@ fn reference_room_cross_validated_by_point() {
         }
     }
     fix_errors.sort_by(f64::total_cmp);
+    plain_errors.sort_by(f64::total_cmp);
+    println!(
+        "reference room, plain model (no shadowing map), per-point fix from medians: \
+         median {:.2} m, p90 {:.2} m",
+        percentile(&plain_errors, 0.5),
+        percentile(&plain_errors, 0.9)
+    );
     engine_errors.sort_by(f64::total_cmp);
     let (fix_median, fix_p90) = (percentile(&fix_errors, 0.5), percentile(&fix_errors, 0.9));
     let (engine_median, engine_p90) = (

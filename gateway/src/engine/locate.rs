@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::filter::Level;
 use super::grid::{Grid, Term};
+use super::shadowing::ShadowingMap;
 use crate::layout::{Anchor, Layout, Point};
 
 /// Parameters of the radio model and the solver.
@@ -177,9 +178,16 @@ pub struct Locator {
 }
 
 impl Locator {
-    /// A locator for `layout`'s anchors.
+    /// A locator for `layout`'s anchors, with the plain model.
     #[must_use]
     pub fn new(layout: &Layout, config: LocateConfig) -> Self {
+        Self::with_shadowing(layout, config, &ShadowingMap::none())
+    }
+
+    /// A locator for `layout`'s anchors whose expected levels follow
+    /// `shadowing` (from a calibration of the same layout).
+    #[must_use]
+    pub fn with_shadowing(layout: &Layout, config: LocateConfig, shadowing: &ShadowingMap) -> Self {
         let models: Vec<_> = layout
             .anchors
             .iter()
@@ -191,7 +199,11 @@ impl Locator {
             Point::new(lo.x - m, lo.y - m),
             Point::new(hi.x + m, hi.y + m),
         );
-        let grid = Grid::new(&models, lo, hi, config.grid_step_m);
+        let mut grid = Grid::new(&models, lo, hi, config.grid_step_m);
+        if !shadowing.is_empty() {
+            let samples = shadowing.per_anchor(layout);
+            grid.set_offsets(models.len(), |a, p| shadowing.offset_at(&samples[a], p));
+        }
         Locator {
             models,
             config,
@@ -314,7 +326,9 @@ impl Locator {
         for t in &self.terms {
             let m = &self.models[t.anchor];
             let d = m.distance(p);
-            let e = t.excess + 10.0 * t.slope * d.log10();
+            // The shadowing offset varies over metres, the model's term over
+            // the distance itself: its gradient is left out of the Jacobian.
+            let e = t.excess + 10.0 * t.slope * d.log10() - self.grid.offset(t.anchor, p);
             let k = t.slope * DB_PER_LN / (d * d);
             let (jx, jy) = (k * (p.x - m.x), k * (p.y - m.y));
             cost += t.weight * e * e;
