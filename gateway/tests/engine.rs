@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate};
+use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate, interquartile_mean};
 use aisle_gateway::engine::filter::Level;
 use aisle_gateway::engine::locate::{LocateConfig, Locator, RadioModel};
 use aisle_gateway::engine::{AnchorIdx, DeviceTable, Engine, EngineConfig, Output};
@@ -168,8 +168,9 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
-/// Per-anchor medians of a point's sightings, as levels.
-fn median_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> {
+/// Per-anchor interquartile means of a point's sightings (the reduction
+/// of the RSSI filter and of calibration), as levels.
+fn point_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> {
     let mut per: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for s in sightings {
         let i = layout
@@ -180,13 +181,10 @@ fn median_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> 
         per.entry(i).or_default().push(s.rssi);
     }
     per.into_iter()
-        .map(|(i, mut v)| {
-            v.sort_by(f64::total_cmp);
-            Level {
-                anchor: AnchorIdx(u16::try_from(i).unwrap()),
-                rssi: v[v.len() / 2],
-                variance_db2: 1.0,
-            }
+        .map(|(i, mut v)| Level {
+            anchor: AnchorIdx(u16::try_from(i).unwrap()),
+            rssi: interquartile_mean(&mut v),
+            variance_db2: 1.0,
         })
         .collect()
 }
@@ -238,11 +236,11 @@ fn reference_room_cross_validated_by_point() {
                 continue;
             }
             let fix = locator
-                .locate(&median_levels(&fitted.layout, sightings))
+                .locate(&point_levels(&fitted.layout, sightings))
                 .unwrap();
             fix_errors.push(fix.position.distance(*truth));
             let fix = plain
-                .locate(&median_levels(&fitted.layout, sightings))
+                .locate(&point_levels(&fitted.layout, sightings))
                 .unwrap();
             plain_errors.push(fix.position.distance(*truth));
             // The whole pipeline: the point's sightings in time order.
@@ -279,7 +277,7 @@ fn reference_room_cross_validated_by_point() {
     fix_errors.sort_by(f64::total_cmp);
     plain_errors.sort_by(f64::total_cmp);
     println!(
-        "reference room, plain model (no shadowing map), per-point fix from medians: \
+        "reference room, plain model (no shadowing map), per-point fix from interquartile means: \
          median {:.2} m, p90 {:.2} m",
         percentile(&plain_errors, 0.5),
         percentile(&plain_errors, 0.9)
@@ -292,7 +290,7 @@ fn reference_room_cross_validated_by_point() {
     );
     println!(
         "reference room, {FOLDS}-fold by point, 81 points: \
-         per-point fix from medians: median {fix_median:.2} m, p90 {fix_p90:.2} m; \
+         per-point fix from interquartile means: median {fix_median:.2} m, p90 {fix_p90:.2} m; \
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
     );

@@ -26,7 +26,7 @@ pub struct ShadowingSample {
     pub x: f64,
     /// Reference point, metres.
     pub y: f64,
-    /// Median RSSI there minus the anchor's fitted model, dB.
+    /// Reduced RSSI (interquartile mean) there minus the anchor's fitted model, dB.
     pub offset_db: f64,
 }
 
