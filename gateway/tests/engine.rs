@@ -294,20 +294,28 @@ fn reference_room_cross_validated_by_point() {
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
     );
-    // Measured: 2.13 m / 5.66 m from medians, 2.19 m / 5.97 m through the
-    // engine, 66% in the right zone. The log-distance model is the limit
-    // here, not the solver: fitted on all 81 points and tested on the same
-    // points it still gives 2.0 m (an exploratory script found the same for
-    // finer grids, Huber costs, top-k anchors and residual maps; k-nearest
-    // fingerprints did worse). The bounds leave 5-15% for changes in tuning
-    // and catch a broken fit or solver, which lands at 4 m or more.
-    assert!(fix_median < 2.3 && fix_p90 < 6.6, "{fix_median} {fix_p90}");
+    // Measured: 1.76 m / 3.71 m per point, 1.80 m / 4.89 m through the
+    // engine, 69% in the right zone; the plain model (no shadowing map) on
+    // the same folds gives 2.07 m / 4.92 m per point. Before shadowing maps
+    // and interquartile-mean calibration: 2.13 m / 5.66 m per point, 2.19 m
+    // / 5.97 m and 66% through the engine. What is left is shadowing the
+    // 2-3 m spacing of the reference points does not resolve: finer grids,
+    // other kernel widths, per-anchor sigmas, robust costs, directional
+    // terms in the model and filter tuning all moved the median by under
+    // 0.1 m. The bounds leave about 10% for changes in tuning and catch a
+    // broken fit, map or solver, which lands at 2.1 m or more.
+    assert!(fix_median < 1.95 && fix_p90 < 4.2, "{fix_median} {fix_p90}");
     assert!(
-        engine_median < 2.3 && engine_p90 < 6.3,
+        engine_median < 2.0 && engine_p90 < 5.4,
         "{engine_median} {engine_p90}"
     );
     assert!(
-        zone_hits * 100 >= engine_fixes * 55,
+        zone_hits * 100 >= engine_fixes * 64,
         "{zone_hits}/{engine_fixes}"
+    );
+    let plain_median = percentile(&plain_errors, 0.5);
+    assert!(
+        fix_median < plain_median - 0.15,
+        "{fix_median} {plain_median}"
     );
 }
