@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate};
+use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate, interquartile_mean};
 use aisle_gateway::engine::filter::Level;
 use aisle_gateway::engine::locate::{LocateConfig, Locator, RadioModel};
 use aisle_gateway::engine::{AnchorIdx, DeviceTable, Engine, EngineConfig, Output};
@@ -168,8 +168,9 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
-/// Per-anchor medians of a point's sightings, as levels.
-fn median_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> {
+/// Per-anchor interquartile means of a point's sightings (the reduction
+/// of the RSSI filter and of calibration), as levels.
+fn point_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> {
     let mut per: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for s in sightings {
         let i = layout
@@ -180,13 +181,10 @@ fn median_levels(layout: &Layout, sightings: &[RecordedSighting]) -> Vec<Level> 
         per.entry(i).or_default().push(s.rssi);
     }
     per.into_iter()
-        .map(|(i, mut v)| {
-            v.sort_by(f64::total_cmp);
-            Level {
-                anchor: AnchorIdx(u16::try_from(i).unwrap()),
-                rssi: v[v.len() / 2],
-                variance_db2: 1.0,
-            }
+        .map(|(i, mut v)| Level {
+            anchor: AnchorIdx(u16::try_from(i).unwrap()),
+            rssi: interquartile_mean(&mut v),
+            variance_db2: 1.0,
         })
         .collect()
 }
@@ -216,6 +214,7 @@ fn reference_room_cross_validated_by_point() {
     assert_eq!(points.len(), 81);
     let config = EngineConfig::default();
     let (mut fix_errors, mut engine_errors) = (Vec::new(), Vec::new());
+    let mut plain_errors = Vec::new();
     let (mut zone_hits, mut engine_fixes) = (0, 0);
     let zone = |q: Point| layout.zones.iter().position(|z| z.contains(q));
     for fold in 0..FOLDS {
@@ -230,17 +229,23 @@ fn reference_room_cross_validated_by_point() {
             &config.locate,
             &CalibrateConfig::default(),
         );
-        let mut locator = Locator::new(&fitted.layout, config.locate);
+        let mut locator = Locator::with_shadowing(&fitted.layout, config.locate, &fitted.shadowing);
+        let mut plain = Locator::new(&fitted.layout, config.locate);
         for (i, (truth, sightings)) in points.iter().enumerate() {
             if i % FOLDS != fold {
                 continue;
             }
             let fix = locator
-                .locate(&median_levels(&fitted.layout, sightings))
+                .locate(&point_levels(&fitted.layout, sightings))
                 .unwrap();
             fix_errors.push(fix.position.distance(*truth));
+            let fix = plain
+                .locate(&point_levels(&fitted.layout, sightings))
+                .unwrap();
+            plain_errors.push(fix.position.distance(*truth));
             // The whole pipeline: the point's sightings in time order.
-            let mut engine = Engine::new(&fitted.layout, config).unwrap();
+            let mut engine =
+                Engine::with_shadowing(&fitted.layout, config, &fitted.shadowing).unwrap();
             let mut devices = DeviceTable::new();
             let mut out = Vec::new();
             for s in sightings {
@@ -270,6 +275,13 @@ fn reference_room_cross_validated_by_point() {
         }
     }
     fix_errors.sort_by(f64::total_cmp);
+    plain_errors.sort_by(f64::total_cmp);
+    println!(
+        "reference room, plain model (no shadowing map), per-point fix from interquartile means: \
+         median {:.2} m, p90 {:.2} m",
+        percentile(&plain_errors, 0.5),
+        percentile(&plain_errors, 0.9)
+    );
     engine_errors.sort_by(f64::total_cmp);
     let (fix_median, fix_p90) = (percentile(&fix_errors, 0.5), percentile(&fix_errors, 0.9));
     let (engine_median, engine_p90) = (
@@ -278,24 +290,32 @@ fn reference_room_cross_validated_by_point() {
     );
     println!(
         "reference room, {FOLDS}-fold by point, 81 points: \
-         per-point fix from medians: median {fix_median:.2} m, p90 {fix_p90:.2} m; \
+         per-point fix from interquartile means: median {fix_median:.2} m, p90 {fix_p90:.2} m; \
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
     );
-    // Measured: 2.13 m / 5.66 m from medians, 2.19 m / 5.97 m through the
-    // engine, 66% in the right zone. The log-distance model is the limit
-    // here, not the solver: fitted on all 81 points and tested on the same
-    // points it still gives 2.0 m (an exploratory script found the same for
-    // finer grids, Huber costs, top-k anchors and residual maps; k-nearest
-    // fingerprints did worse). The bounds leave 5-15% for changes in tuning
-    // and catch a broken fit or solver, which lands at 4 m or more.
-    assert!(fix_median < 2.3 && fix_p90 < 6.6, "{fix_median} {fix_p90}");
+    // Measured: 1.76 m / 3.71 m per point, 1.80 m / 4.89 m through the
+    // engine, 69% in the right zone; the plain model (no shadowing map) on
+    // the same folds gives 2.07 m / 4.92 m per point. Before shadowing maps
+    // and interquartile-mean calibration: 2.13 m / 5.66 m per point, 2.19 m
+    // / 5.97 m and 66% through the engine. What is left is shadowing the
+    // 2-3 m spacing of the reference points does not resolve: finer grids,
+    // other kernel widths, per-anchor sigmas, robust costs, directional
+    // terms in the model and filter tuning all moved the median by under
+    // 0.1 m. The bounds leave about 10% for changes in tuning and catch a
+    // broken fit, map or solver, which lands at 2.1 m or more.
+    assert!(fix_median < 1.95 && fix_p90 < 4.2, "{fix_median} {fix_p90}");
     assert!(
-        engine_median < 2.3 && engine_p90 < 6.3,
+        engine_median < 2.0 && engine_p90 < 5.4,
         "{engine_median} {engine_p90}"
     );
     assert!(
-        zone_hits * 100 >= engine_fixes * 55,
+        zone_hits * 100 >= engine_fixes * 64,
         "{zone_hits}/{engine_fixes}"
+    );
+    let plain_median = percentile(&plain_errors, 0.5);
+    assert!(
+        fix_median < plain_median - 0.15,
+        "{fix_median} {plain_median}"
     );
 }

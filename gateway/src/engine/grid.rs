@@ -11,7 +11,8 @@ use crate::layout::Point;
 
 /// One residual term of a fix: `rssi - p0` (`excess`), the model's
 /// path-loss exponent (`slope`) and a weight; the residual at distance `d`
-/// is `excess + slope * 10 log10(d)`.
+/// is `excess + slope * 10 log10(d)`, less the shadowing offset there when
+/// the grid has a map.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Term {
     pub anchor: usize,
@@ -29,6 +30,8 @@ pub(super) struct Grid {
     ny: usize,
     /// `[anchor][cell]`, cells row by row.
     loss: Vec<f32>,
+    /// Shadowing offsets, dB, laid out as `loss`; empty without a map.
+    offset: Vec<f32>,
 }
 
 impl Grid {
@@ -53,7 +56,46 @@ impl Grid {
             nx,
             ny,
             loss,
+            offset: Vec::new(),
         }
+    }
+
+    /// Fills the shadowing offsets, `offset(anchor, cell centre)` dB.
+    pub fn set_offsets(&mut self, anchors: usize, offset: impl Fn(usize, Point) -> f64) {
+        self.offset.clear();
+        self.offset.reserve(anchors * self.nx * self.ny);
+        for a in 0..anchors {
+            for iy in 0..self.ny {
+                for ix in 0..self.nx {
+                    let p = cell_point(self.origin, self.step, ix, iy);
+                    #[allow(clippy::cast_possible_truncation)] // dB fit f32
+                    self.offset.push(offset(a, p) as f32);
+                }
+            }
+        }
+    }
+
+    /// The shadowing offset of `anchor` at `p`, dB: bilinear between the
+    /// cells around it, 0 without a map.
+    pub fn offset(&self, anchor: usize, p: Point) -> f64 {
+        if self.offset.is_empty() {
+            return 0.0;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let split = |v: f64, origin: f64, n: usize| {
+            let f = ((v - origin) / self.step).clamp(0.0, (n - 1) as f64);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let i = (f.floor() as usize).min(n.saturating_sub(2));
+            (i, f - i as f64)
+        };
+        let (ix, fx) = split(p.x, self.origin.x, self.nx);
+        let (iy, fy) = split(p.y, self.origin.y, self.ny);
+        let table = &self.offset[anchor * self.nx * self.ny..];
+        let at =
+            |x: usize, y: usize| f64::from(table[(y * self.nx + x).min(self.nx * self.ny - 1)]);
+        let (x1, y1) = ((ix + 1).min(self.nx - 1), (iy + 1).min(self.ny - 1));
+        (1.0 - fy) * ((1.0 - fx) * at(ix, iy) + fx * at(x1, iy))
+            + fy * ((1.0 - fx) * at(ix, y1) + fx * at(x1, y1))
     }
 
     /// The cell with the least weighted squared residual among those
@@ -81,11 +123,21 @@ impl Grid {
             #[allow(clippy::cast_possible_truncation)]
             let (excess, slope, weight) = (t.excess as f32, t.slope as f32, t.weight as f32);
             for (row, iy) in (y0..=y1).enumerate() {
-                let losses = &table[iy * self.nx + x0..=iy * self.nx + x1];
+                let cells_of_row = iy * self.nx + x0..=iy * self.nx + x1;
+                let losses = &table[cells_of_row.clone()];
                 let costs = &mut cost[row * width..(row + 1) * width];
-                for (c, l) in costs.iter_mut().zip(losses) {
-                    let e = excess + slope * l;
-                    *c += weight * e * e;
+                if self.offset.is_empty() {
+                    for (c, l) in costs.iter_mut().zip(losses) {
+                        let e = excess + slope * l;
+                        *c += weight * e * e;
+                    }
+                } else {
+                    let offsets = &self.offset[t.anchor * cells..(t.anchor + 1) * cells];
+                    let offsets = &offsets[cells_of_row];
+                    for ((c, l), o) in costs.iter_mut().zip(losses).zip(offsets) {
+                        let e = excess + slope * l - o;
+                        *c += weight * e * e;
+                    }
                 }
             }
         }

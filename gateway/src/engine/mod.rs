@@ -57,6 +57,7 @@ pub mod ids;
 pub mod locate;
 pub mod motion;
 pub mod presence;
+pub mod shadowing;
 pub mod zone;
 
 use std::collections::HashMap;
@@ -71,6 +72,7 @@ use filter::{DeviceFilter, Level, millis};
 use locate::Locator;
 use motion::Motion;
 use presence::Presence;
+use shadowing::ShadowingMap;
 use zone::{ZoneMap, ZoneTracker};
 
 /// Devices the engine tracks by id: ids index a vector of 8-byte slots, so
@@ -170,6 +172,16 @@ pub struct Engine {
 impl Engine {
     /// An engine for `layout`, once `config` checks out.
     pub fn new(layout: &Layout, config: EngineConfig) -> Result<Self, EngineError> {
+        Self::with_shadowing(layout, config, &ShadowingMap::none())
+    }
+
+    /// An engine for `layout` whose locator follows `shadowing`, the map a
+    /// calibration of this layout measured.
+    pub fn with_shadowing(
+        layout: &Layout,
+        config: EngineConfig,
+        shadowing: &ShadowingMap,
+    ) -> Result<Self, EngineError> {
         config.check()?;
         let too_many = || EngineError::TooManyAnchors(layout.anchors.len());
         let anchor_ids = layout
@@ -185,7 +197,7 @@ impl Engine {
             .collect::<Result<_, _>>()?;
         Ok(Engine {
             config,
-            locator: Locator::new(layout, config.locate),
+            locator: Locator::with_shadowing(layout, config.locate, shadowing),
             zones: ZoneMap::new(&layout.zones),
             anchor_ids,
             tracks: Vec::new(),
