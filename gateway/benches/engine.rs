@@ -55,6 +55,7 @@ fn store() -> Layout {
         },
         anchors,
         zones,
+        shadowing: None,
     }
 }
 

@@ -266,6 +266,21 @@ fn calibrates_the_reference_room() {
         assert!((1.0..=6.0).contains(&n), "{}: n {n}", a.id);
         assert!(report.contains(&a.id), "{report}");
     }
+    // The shadowing map goes with the layout: 81 points for each of 12 anchors.
+    let map = calibrated.shadowing.as_ref().expect("a shadowing map");
+    assert_eq!(map.samples.len(), 81 * 12);
+    assert!(
+        calibrated
+            .anchors
+            .iter()
+            .all(|a| map.samples.iter().any(|s| s.anchor == a.id))
+    );
+    // The engine takes the calibrated layout, map and all.
+    let engine = aisle_gateway::engine::Engine::new(
+        &calibrated,
+        aisle_gateway::engine::EngineConfig::default(),
+    );
+    assert!(engine.is_ok());
 }
 
 #[test]

@@ -156,7 +156,10 @@ pub fn run(
     if fitted == 0 {
         return Err("no anchor had enough reference points; nothing written".into());
     }
-    std::fs::write(&args.out, result.layout.to_toml())
+    let mut layout = result.layout;
+    // The map goes with the models it was measured against.
+    layout.shadowing = (!result.shadowing.is_empty()).then_some(result.shadowing);
+    std::fs::write(&args.out, layout.to_toml())
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
     Ok(())
 }

@@ -134,6 +134,8 @@ pub fn calibrate<'a>(
         ));
     }
     let mut out = layout.clone();
+    // A map measured against the old models does not fit the new ones.
+    out.shadowing = None;
     let mut fits = Vec::with_capacity(layout.anchors.len());
     let mut shadowing = ShadowingMap {
         bandwidth_m: config.shadowing_bandwidth_m,

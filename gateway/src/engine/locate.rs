@@ -422,6 +422,7 @@ pub(crate) mod tests {
                 anchor("mid", 6.0, 5.0),
             ],
             zones: vec![],
+            shadowing: None,
         }
     }
 

@@ -170,9 +170,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine for `layout`, once `config` checks out.
+    /// An engine for `layout`, once `config` checks out; the layout's
+    /// calibrated shadowing map is followed when it has one.
     pub fn new(layout: &Layout, config: EngineConfig) -> Result<Self, EngineError> {
-        Self::with_shadowing(layout, config, &ShadowingMap::none())
+        match &layout.shadowing {
+            Some(map) => Self::with_shadowing(layout, config, map),
+            None => Self::with_shadowing(layout, config, &ShadowingMap::none()),
+        }
     }
 
     /// An engine for `layout` whose locator follows `shadowing`, the map a

@@ -13,39 +13,8 @@
 //! residuals near by (Nadaraya-Watson), shrunk towards zero where few
 //! points are near: far from every reference point the plain model holds.
 
-use serde::{Deserialize, Serialize};
-
 use crate::layout::{Layout, Point};
-
-/// One residual measured at calibration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShadowingSample {
-    /// The anchor's id.
-    pub anchor: String,
-    /// Reference point, metres.
-    pub x: f64,
-    /// Reference point, metres.
-    pub y: f64,
-    /// Reduced RSSI (interquartile mean) there minus the anchor's fitted model, dB.
-    pub offset_db: f64,
-}
-
-/// Residuals of the fitted models at the reference points, and how to
-/// spread them over the floor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShadowingMap {
-    /// Width of the kernel, metres. The reference room's residuals are
-    /// correlated over a few metres: 3 m cut the cross-validated mean error
-    /// from 2.9 to 2.2 m; 1.5 m follows single points too closely, 6 m
-    /// smears walls away.
-    pub bandwidth_m: f64,
-    /// Kernel weight of a virtual zero-offset sample: a lone reference
-    /// point 3 m away (weight 0.6) moves the map by 55% of its residual,
-    /// one among the six or so near an interior spot by about 90%.
-    pub prior_weight: f64,
-    /// The residuals.
-    pub samples: Vec<ShadowingSample>,
-}
+pub use crate::layout::{ShadowingMap, ShadowingSample};
 
 impl ShadowingMap {
     /// No residuals: the plain model everywhere.

@@ -36,6 +36,7 @@ fn room() -> Layout {
             anchor("mid", 6.0, 5.0),
         ],
         zones: vec![zone("left", 0.0, 6.0), zone("right", 6.0, 12.0)],
+        shadowing: None,
     }
 }
 

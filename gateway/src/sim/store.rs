@@ -233,6 +233,7 @@ pub fn demo_layout() -> Layout {
                 polygon: vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
             })
             .collect(),
+        shadowing: None,
     }
 }
 
