@@ -177,6 +177,10 @@ pub fn to_payload(
             .map(str::to_owned)
             .ok_or(PublishError::UnknownZone(z))
     };
+    // Millimetres, thousandths and milliseconds: below what the engine can
+    // tell, and the digits beyond (`12.059000015258789` s of dwell, from
+    // subtracting Unix times) only make payloads longer.
+    let milli = |v: f64| (v * 1000.0).round() / 1000.0;
     // The id is filled in once the payload validates.
     let placeholder = EventId::from_u128(0);
     let mut payload = match *output {
@@ -185,18 +189,22 @@ pub fn to_payload(
             id: placeholder,
             ts: p.ts,
             device: device_name(p.device)?,
-            x: p.x,
-            y: p.y,
+            x: milli(p.x),
+            y: milli(p.y),
             zone: p.zone.map(zone_name).transpose()?,
-            confidence: p.confidence,
+            confidence: milli(p.confidence),
         }),
         Output::Presence(e) => Payload::Zone(ZoneEvent {
             v: SchemaVersion,
             id: placeholder,
             kind: match e.kind {
                 PresenceKind::Enter => ZoneEventKind::Enter,
-                PresenceKind::Dwell => ZoneEventKind::Dwell { dwell_s: e.dwell_s },
-                PresenceKind::Exit => ZoneEventKind::Exit { dwell_s: e.dwell_s },
+                PresenceKind::Dwell => ZoneEventKind::Dwell {
+                    dwell_s: milli(e.dwell_s),
+                },
+                PresenceKind::Exit => ZoneEventKind::Exit {
+                    dwell_s: milli(e.dwell_s),
+                },
             },
             ts: e.ts,
             device: device_name(e.device)?,
@@ -245,7 +253,7 @@ mod tests {
         };
         let got: Vec<_> = [
             event(PresenceKind::Enter, 0.0),
-            event(PresenceKind::Dwell, 10.0),
+            event(PresenceKind::Dwell, 10.000_000_015),
             event(PresenceKind::Exit, 12.5),
         ]
         .iter()
