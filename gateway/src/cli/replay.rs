@@ -10,8 +10,8 @@
 //! Output lines are the published payloads: [`aisle_protocol::event::Position`]
 //! and [`aisle_protocol::event::ZoneEvent`], one JSON object a line, in the
 //! order they were decided. The same input gives byte-identical output: ids
-//! come from the run id (by default derived from the store id) and a
-//! counter. See [`crate::replay`] for time, order and coverage.
+//! come from the run id (by default derived from the store id and the
+//! recording's first line) and a counter. See [`crate::replay`] for time, order and coverage.
 //!
 //! Problem lines (malformed, unknown anchor, out of order) are named on
 //! standard error with their line number, the first [`MAX_LINES_SHOWN`] of
@@ -64,7 +64,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     pub shoppers: Option<PathBuf>,
     /// Run id for event ids (high 64 bits). Default: derived from the
-    /// store id, so a replay repeats its ids.
+    /// store id and the recording's first line, so a replay of the same
+    /// recording repeats its ids and one of another recording does not.
     #[arg(long, value_name = "N")]
     pub run_id: Option<u64>,
 }
@@ -192,7 +193,7 @@ fn named(path: &Path, e: impl std::fmt::Display) -> String {
 }
 
 /// The replayer the arguments describe: layout, configuration, shoppers.
-fn replayer(args: &ReplayArgs) -> Result<Replayer, String> {
+fn replayer(args: &ReplayArgs, first_line: &str) -> Result<Replayer, String> {
     let layout = Layout::load(&args.layout).map_err(|e| e.to_string())?;
     let file_config = match &args.config {
         Some(path) => {
@@ -205,9 +206,10 @@ fn replayer(args: &ReplayArgs) -> Result<Replayer, String> {
         Some(path) => load_shoppers(path).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
-    let ids = args
-        .run_id
-        .map_or_else(|| EventIds::named(&layout.store.id), EventIds::new);
+    let ids = args.run_id.map_or_else(
+        || EventIds::named(&format!("{}\n{first_line}", layout.store.id)),
+        EventIds::new,
+    );
     let config = ReplayConfig {
         engine: file_config.engine,
         identify: file_config.identify,
@@ -221,9 +223,14 @@ fn replayer(args: &ReplayArgs) -> Result<Replayer, String> {
 /// worded for people.
 pub fn run(args: &ReplayArgs, log: &mut dyn Write, progress: bool) -> Result<Summary, String> {
     let started = Instant::now();
-    let mut replayer = replayer(args)?;
     let bar = progress_bar(progress);
     let input = open_input(&args.input, &bar).map_err(|e| named(&args.input, e))?;
+    let mut lines = input.lines().enumerate().peekable();
+    let first_line = match lines.peek() {
+        Some((_, Ok(line))) => line.clone(),
+        _ => String::new(),
+    };
+    let mut replayer = replayer(args, &first_line)?;
     let create = |path: &PathBuf| {
         File::create(path)
             .map(|f| BufWriter::with_capacity(1 << 16, f))
@@ -251,7 +258,7 @@ pub fn run(args: &ReplayArgs, log: &mut dyn Write, progress: bool) -> Result<Sum
 
     let mut summary = Summary::default();
     let mut shown = 0;
-    for (i, line) in input.lines().enumerate() {
+    for (i, line) in lines {
         let line = line.map_err(|e| named(&args.input, format!("line {}: {e}", i + 1)))?;
         if line.trim().is_empty() {
             continue;
