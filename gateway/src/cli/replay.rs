@@ -11,7 +11,8 @@
 //! and [`aisle_protocol::event::ZoneEvent`], one JSON object a line, in the
 //! order they were decided. The same input gives byte-identical output: ids
 //! come from the run id (by default derived from the store id and the
-//! recording's first line) and a counter. See [`crate::replay`] for time, order and coverage.
+//! recording's first line) and a counter. See [`crate::replay`] for time,
+//! order and coverage.
 //!
 //! Problem lines (malformed, unknown anchor, out of order) are named on
 //! standard error with their line number, the first [`MAX_LINES_SHOWN`] of
