@@ -11,6 +11,7 @@ pub mod engine;
 pub mod identify;
 pub mod inspect;
 pub mod layout;
+pub mod mqtt;
 pub mod pipeline;
 pub mod publish;
 pub mod record;
