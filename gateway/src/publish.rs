@@ -129,6 +129,22 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// The payload as the JSON published, without a trailing newline.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Payload::Position(p) => serde_json::to_vec(p),
+            Payload::Zone(e) => serde_json::to_vec(e),
+        }
+    }
+
+    /// Writes the payload as JSON to `w`.
+    pub fn write_json(&self, w: impl std::io::Write) -> serde_json::Result<()> {
+        match self {
+            Payload::Position(p) => serde_json::to_writer(w, p),
+            Payload::Zone(e) => serde_json::to_writer(w, e),
+        }
+    }
+
     /// The topic this payload is published on in `store`.
     pub fn topic<'a>(&'a self, store: &'a str) -> Result<Topic<'a>, aisle_protocol::Error> {
         match self {
@@ -335,6 +351,11 @@ mod tests {
         assert_eq!(
             ok.topic("store-1").unwrap(),
             Topic::positions("store-1", "shopper-0003").unwrap()
+        );
+        let json = String::from_utf8(ok.to_json().unwrap()).unwrap();
+        assert!(
+            json.starts_with(r#"{"v":1,"id":"00000000000000000000000000000000","ts":5.0,"#),
+            "{json}"
         );
     }
 

@@ -285,11 +285,8 @@ pub fn run(
                 Payload::Position(_) => (&mut positions, &args.positions_out),
                 Payload::Zone(_) => (&mut events, &args.events_out),
             };
-            let written = match &payload {
-                Payload::Position(p) => serde_json::to_writer(&mut *w, p),
-                Payload::Zone(e) => serde_json::to_writer(&mut *w, e),
-            };
-            written
+            payload
+                .write_json(&mut *w)
                 .map_err(io::Error::from)
                 .and_then(|()| w.write_all(b"\n"))
                 .map_err(|e| io_error(path, e))?;
