@@ -129,6 +129,22 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// The payload as the JSON published, without a trailing newline.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Payload::Position(p) => serde_json::to_vec(p),
+            Payload::Zone(e) => serde_json::to_vec(e),
+        }
+    }
+
+    /// Writes the payload as JSON to `w`.
+    pub fn write_json(&self, w: impl std::io::Write) -> serde_json::Result<()> {
+        match self {
+            Payload::Position(p) => serde_json::to_writer(w, p),
+            Payload::Zone(e) => serde_json::to_writer(w, e),
+        }
+    }
+
     /// The topic this payload is published on in `store`.
     pub fn topic<'a>(&'a self, store: &'a str) -> Result<Topic<'a>, aisle_protocol::Error> {
         match self {
@@ -177,6 +193,10 @@ pub fn to_payload(
             .map(str::to_owned)
             .ok_or(PublishError::UnknownZone(z))
     };
+    // Millimetres, thousandths and milliseconds: below what the engine can
+    // tell, and the digits beyond (`12.059000015258789` s of dwell, from
+    // subtracting Unix times) only make payloads longer.
+    let milli = |v: f64| (v * 1000.0).round() / 1000.0;
     // The id is filled in once the payload validates.
     let placeholder = EventId::from_u128(0);
     let mut payload = match *output {
@@ -185,18 +205,22 @@ pub fn to_payload(
             id: placeholder,
             ts: p.ts,
             device: device_name(p.device)?,
-            x: p.x,
-            y: p.y,
+            x: milli(p.x),
+            y: milli(p.y),
             zone: p.zone.map(zone_name).transpose()?,
-            confidence: p.confidence,
+            confidence: milli(p.confidence),
         }),
         Output::Presence(e) => Payload::Zone(ZoneEvent {
             v: SchemaVersion,
             id: placeholder,
             kind: match e.kind {
                 PresenceKind::Enter => ZoneEventKind::Enter,
-                PresenceKind::Dwell => ZoneEventKind::Dwell { dwell_s: e.dwell_s },
-                PresenceKind::Exit => ZoneEventKind::Exit { dwell_s: e.dwell_s },
+                PresenceKind::Dwell => ZoneEventKind::Dwell {
+                    dwell_s: milli(e.dwell_s),
+                },
+                PresenceKind::Exit => ZoneEventKind::Exit {
+                    dwell_s: milli(e.dwell_s),
+                },
             },
             ts: e.ts,
             device: device_name(e.device)?,
@@ -245,7 +269,7 @@ mod tests {
         };
         let got: Vec<_> = [
             event(PresenceKind::Enter, 0.0),
-            event(PresenceKind::Dwell, 10.0),
+            event(PresenceKind::Dwell, 10.000_000_015),
             event(PresenceKind::Exit, 12.5),
         ]
         .iter()
@@ -327,6 +351,11 @@ mod tests {
         assert_eq!(
             ok.topic("store-1").unwrap(),
             Topic::positions("store-1", "shopper-0003").unwrap()
+        );
+        let json = String::from_utf8(ok.to_json().unwrap()).unwrap();
+        assert!(
+            json.starts_with(r#"{"v":1,"id":"00000000000000000000000000000000","ts":5.0,"#),
+            "{json}"
         );
     }
 

@@ -15,7 +15,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate};
 use aisle_gateway::engine::{DeviceTable, Engine, EngineConfig, Output, ZoneIdx};
+use aisle_gateway::layout::Layout;
+use aisle_gateway::record::RecordedSighting;
 use aisle_gateway::sim::store::FloorPlan;
 use aisle_gateway::sim::{Event, SimConfig, Simulator};
 
@@ -34,6 +37,8 @@ struct Shopper {
 struct Score {
     counted: u32,
     correct: u32,
+    /// Wrong because the engine had the shopper in no zone.
+    engine_none: u32,
     engine_changes: u32,
     truth_changes: u32,
     /// The shopper whose engine zone changed most often beyond the truth's:
@@ -41,11 +46,47 @@ struct Score {
     worst_excess: (String, u32, u32),
 }
 
-fn run(shoppers: usize, minutes: f64, seed: u64) -> Score {
+/// The demo store's layout with each anchor fitted, as `aisle calibrate`
+/// does, from a separate simulated run whose sightings carry the shopper's
+/// true position.
+fn calibrated_demo(seed: u64) -> Layout {
+    let plan = FloorPlan::demo();
+    let layout = plan.layout.clone();
+    let config = SimConfig {
+        shoppers: 10,
+        minutes: 6.0,
+        seed,
+        ..SimConfig::default()
+    };
+    let mut sim = Simulator::new(plan, config).unwrap();
+    let mut reference = Vec::new();
+    while let Some(event) = sim.next() {
+        if let Event::Sighting(s) = event {
+            let truth = sim.truth_at(s.ts).find(|t| t.device == s.device);
+            if let Some(t) = truth {
+                reference.push(RecordedSighting {
+                    x: Some(t.x),
+                    y: Some(t.y),
+                    ..s.to_record()
+                });
+            }
+        }
+    }
+    let fit = calibrate(
+        &layout,
+        &reference,
+        &EngineConfig::default().locate,
+        &CalibrateConfig::default(),
+    );
+    assert!(fit.fits.iter().all(|f| f.fitted), "{:?}", fit.fits);
+    fit.layout
+}
+
+fn run(shoppers: usize, minutes: f64, seed: u64, engine_layout: Option<&Layout>) -> Score {
     let plan = FloorPlan::demo();
     let config = EngineConfig::default();
     let settle = config.presence.confirm_s + config.zone.confirm_s;
-    let mut engine = Engine::new(&plan.layout, config).unwrap();
+    let mut engine = Engine::new(engine_layout.unwrap_or(&plan.layout), config).unwrap();
     let zone_ids: Vec<String> = plan.layout.zones.iter().map(|z| z.id.clone()).collect();
     let sim = Simulator::new(
         plan,
@@ -64,6 +105,7 @@ fn run(shoppers: usize, minutes: f64, seed: u64) -> Score {
     let mut score = Score {
         counted: 0,
         correct: 0,
+        engine_none: 0,
         engine_changes: 0,
         truth_changes: 0,
         worst_excess: (String::new(), 0, 0),
@@ -99,8 +141,10 @@ fn run(shoppers: usize, minutes: f64, seed: u64) -> Score {
                     let engine_zone = entry
                         .engine_zone
                         .map(|z| z.map(|z| zone_ids[usize::from(z.0)].as_str()));
-                    if engine_zone == Some(zone.as_deref()) {
-                        score.correct += 1;
+                    match engine_zone {
+                        Some(z) if z == zone.as_deref() => score.correct += 1,
+                        Some(None) => score.engine_none += 1,
+                        _ => {}
                     }
                 }
             }
@@ -141,10 +185,12 @@ const ACHIEVED: f64 = 0.18;
 fn report(s: &Score) -> f64 {
     let share = f64::from(s.correct) / f64::from(s.counted);
     eprintln!(
-        "zone correct {:.1}% of {} settled samples; zone changes: engine {}, truth {}; \
-         worst shopper {:?}",
+        "zone correct {:.1}% of {} settled samples (wrong: {} in no zone, {} in \
+         another or not yet placed); zone changes: engine {}, truth {}; worst shopper {:?}",
         share * 100.0,
         s.counted,
+        s.engine_none,
+        s.counted - s.correct - s.engine_none,
         s.engine_changes,
         s.truth_changes,
         s.worst_excess
@@ -154,7 +200,7 @@ fn report(s: &Score) -> f64 {
 
 #[test]
 fn zones_are_right_after_settling_and_do_not_flap() {
-    let s = run(10, 6.0, 21);
+    let s = run(10, 6.0, 21, None);
     let share = report(&s);
     assert!(s.counted > 1000, "{}", s.counted);
     assert!(share >= ACHIEVED, "zone correct {:.1}%", share * 100.0);
@@ -177,6 +223,20 @@ fn zones_are_right_after_settling_and_do_not_flap() {
 #[test]
 #[ignore = "the target: localisation on the demo store is at 21% (see ACHIEVED)"]
 fn zones_reach_the_target() {
-    let share = report(&run(10, 6.0, 21));
+    let share = report(&run(10, 6.0, 21, None));
     assert!(share >= 0.95, "zone correct {:.1}%", share * 100.0);
+}
+
+/// Anchors fitted from a simulated reference walk (another seed) roughly
+/// halve the position error on the demo store: the simulated shelves make
+/// the path loss steeper (fitted exponents 2.0 to 3.1) than the engine's
+/// default of 2.0. Measured: 39.6% of settled samples in the right zone, up
+/// from 21%.
+#[test]
+fn calibrated_anchors_place_shoppers_better() {
+    let calibrated = calibrated_demo(99);
+    let s = run(10, 6.0, 21, Some(&calibrated));
+    let share = report(&s);
+    assert!(share >= 0.30, "zone correct {:.1}%", share * 100.0);
+    assert!(s.engine_changes <= s.truth_changes + s.truth_changes / 10);
 }

@@ -139,11 +139,24 @@ fn writes_payloads_repeatably_covering_every_heard_second() {
     let missing: Vec<_> = heard.difference(&placed).collect();
     assert!(missing.is_empty(), "{} missing: {missing:?}", missing.len());
 
-    // Byte-identical a second time, into other files.
+    // Byte-identical a second time, into other files, and through gzip.
     let second_run = replay(&layout, &input, &dir.path().join("b"));
     ok(&second_run.run);
     assert!(first.positions == second_run.positions, "positions differ");
     assert!(first.events == second_run.events, "events differ");
+    let gz = dir.path().join("sightings.jsonl.gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut encoder, &std::fs::read(&input).unwrap()).unwrap();
+    encoder.finish().unwrap();
+    let zipped = replay(&layout, &gz, &dir.path().join("c"));
+    ok(&zipped.run);
+    assert!(
+        first.positions == zipped.positions,
+        "positions differ via gzip"
+    );
 }
 
 #[test]
@@ -180,6 +193,9 @@ fn bad_lines_are_named_skipped_and_counted() {
         }
     }
     lines.insert(20, String::new());
+    // The first sighting again at the end: long past the reorder tolerance.
+    lines.push(good[0].clone());
+    let late = lines.len();
     let mixed = dir.path().join("mixed.jsonl");
     std::fs::write(&mixed, lines.join("\n")).unwrap();
 
@@ -189,12 +205,17 @@ fn bad_lines_are_named_skipped_and_counted() {
         let tag = format!("mixed.jsonl:{n}: skipped: ");
         assert!(stderr.contains(&tag), "{tag} not in {stderr}");
     }
+    assert!(
+        stderr.contains(&format!("mixed.jsonl:{late}: skipped: ts ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 out of order"), "{stderr}");
     assert!(stderr.contains("unknown anchor"), "{stderr}");
     assert!(stderr.contains("bad rssi"), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "replayed {} lines: {} sightings used, 5 skipped (",
-            good.len() + 5,
+            "replayed {} lines: {} sightings used, 6 skipped (",
+            good.len() + 6,
             good.len()
         )),
         "{stderr}"

@@ -95,20 +95,57 @@ pub fn main(args: &CalibrateArgs) -> ExitCode {
     }
 }
 
+/// Why `aisle calibrate` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    /// The layout file.
+    #[error(transparent)]
+    Layout(#[from] crate::layout::LayoutError),
+    /// The configuration file: which, and why.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading the recording or writing the report or the layout.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// No anchor had `--min-points` reference points.
+    #[error("no anchor had enough reference points; nothing written")]
+    NothingFitted,
+}
+
+fn io_error(path: &std::path::Path, source: io::Error) -> CalibrateError {
+    CalibrateError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
 /// Runs `aisle calibrate`: the report to `stdout`, problems and counts to
-/// `log`. Errors are worded for people.
+/// `log`.
 pub fn run(
     args: &CalibrateArgs,
     stdout: &mut dyn Write,
     log: &mut dyn Write,
-) -> Result<(), String> {
-    let layout = Layout::load(&args.layout).map_err(|e| e.to_string())?;
+) -> Result<(), CalibrateError> {
+    let layout = Layout::load(&args.layout)?;
     let engine = match &args.config {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let bad = |reason: String| CalibrateError::Config {
+                path: path.display().to_string(),
+                reason,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
             toml::from_str::<ConfigFile>(&text)
-                .map_err(|e| format!("{}: {}", path.display(), e.message()))?
+                .map_err(|e| bad(e.message().to_owned()))?
                 .engine
         }
         None => EngineConfig::default(),
@@ -117,7 +154,7 @@ pub fn run(
     let mut sightings = Vec::new();
     let skipped = open(&args.input)
         .and_then(|r| read_all(r, |s| sightings.push(s)))
-        .map_err(|e| format!("{input}: {e}"))?;
+        .map_err(|e| io_error(&args.input, e))?;
     for s in skipped.iter().take(MAX_LINES_SHOWN) {
         let _ = writeln!(log, "{input}:{}: skipped: {}", s.line, s.error);
     }
@@ -141,11 +178,12 @@ pub fn run(
     }
     stdout
         .write_all(report(&result.fits).as_bytes())
-        .map_err(|e| format!("standard output: {e}"))?;
+        .map_err(|e| io_error(std::path::Path::new("-"), e))?;
     let fitted = result.fits.iter().filter(|f| f.fitted).count();
     let _ = writeln!(
         log,
-        "{} sightings read: {} used, {} without x/y, {} for anchors not in the layout, {} bad lines; {fitted} of {} anchors fitted",
+        "{} lines read: {} sightings used, {} without x/y, {} for anchors not in the layout, \
+         {} bad lines; {fitted} of {} anchors fitted",
         sightings.len() + skipped.len(),
         sightings.len() - result.no_position - result.unknown_anchor,
         result.no_position,
@@ -154,12 +192,11 @@ pub fn run(
         result.fits.len(),
     );
     if fitted == 0 {
-        return Err("no anchor had enough reference points; nothing written".into());
+        return Err(CalibrateError::NothingFitted);
     }
     let mut layout = result.layout;
     // The map goes with the models it was measured against.
     layout.shadowing = (!result.shadowing.is_empty()).then_some(result.shadowing);
-    std::fs::write(&args.out, layout.to_toml())
-        .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    std::fs::write(&args.out, layout.to_toml()).map_err(|e| io_error(&args.out, e))?;
     Ok(())
 }

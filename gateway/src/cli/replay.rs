@@ -10,8 +10,9 @@
 //! Output lines are the published payloads: [`aisle_protocol::event::Position`]
 //! and [`aisle_protocol::event::ZoneEvent`], one JSON object a line, in the
 //! order they were decided. The same input gives byte-identical output: ids
-//! come from the run id (by default derived from the store id) and a
-//! counter. See [`crate::replay`] for time, order and coverage.
+//! come from the run id (by default derived from the store id and the
+//! recording's first line) and a counter. See [`crate::replay`] for time,
+//! order and coverage.
 //!
 //! Problem lines (malformed, unknown anchor, out of order) are named on
 //! standard error with their line number, the first [`MAX_LINES_SHOWN`] of
@@ -64,7 +65,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     pub shoppers: Option<PathBuf>,
     /// Run id for event ids (high 64 bits). Default: derived from the
-    /// store id, so a replay repeats its ids.
+    /// store id and the recording's first line, so a replay of the same
+    /// recording repeats its ids and one of another recording does not.
     #[arg(long, value_name = "N")]
     pub run_id: Option<u64>,
 }
@@ -187,72 +189,118 @@ fn open_input(path: &Path, bar: &ProgressBar) -> io::Result<Box<dyn BufRead>> {
     Ok(Box::new(BufReader::with_capacity(1 << 16, inner)))
 }
 
-fn named(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
+/// Why `aisle replay` stopped before the end of its input.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayRunError {
+    /// The layout file.
+    #[error(transparent)]
+    Layout(#[from] crate::layout::LayoutError),
+    /// The configuration file: which, and why.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The shoppers file.
+    #[error(transparent)]
+    Shoppers(#[from] crate::identify::IdentifyError),
+    /// Settings the pipeline refused.
+    #[error(transparent)]
+    Setup(#[from] crate::replay::ReplayError),
+    /// Reading the recording or writing an output.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file, with the line number when reading.
+        path: String,
+        /// What went wrong.
+        source: io::Error,
+    },
+}
+
+fn io_error(path: &Path, source: io::Error) -> ReplayRunError {
+    ReplayRunError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// The replayer the arguments describe: layout, configuration, shoppers.
-fn replayer(args: &ReplayArgs) -> Result<Replayer, String> {
-    let layout = Layout::load(&args.layout).map_err(|e| e.to_string())?;
+fn replayer(args: &ReplayArgs, first_line: &str) -> Result<Replayer, ReplayRunError> {
+    let layout = Layout::load(&args.layout)?;
     let file_config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| named(path, e))?;
-            toml::from_str::<ConfigFile>(&text).map_err(|e| named(path, e.message()))?
+            let bad = |reason: String| ReplayRunError::Config {
+                path: path.display().to_string(),
+                reason,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+            toml::from_str::<ConfigFile>(&text).map_err(|e| bad(e.message().to_owned()))?
         }
         None => ConfigFile::default(),
     };
     let shoppers = match &args.shoppers {
-        Some(path) => load_shoppers(path).map_err(|e| e.to_string())?,
+        Some(path) => load_shoppers(path)?,
         None => Vec::new(),
     };
-    let ids = args
-        .run_id
-        .map_or_else(|| EventIds::named(&layout.store.id), EventIds::new);
+    let ids = args.run_id.map_or_else(
+        || EventIds::named(&format!("{}\n{first_line}", layout.store.id)),
+        EventIds::new,
+    );
     let config = ReplayConfig {
         engine: file_config.engine,
         identify: file_config.identify,
         ..ReplayConfig::default()
     };
-    Replayer::new(&layout, config, &shoppers, ids).map_err(|e| e.to_string())
+    Ok(Replayer::new(&layout, config, &shoppers, ids)?)
 }
 
 /// Runs `aisle replay`; problem lines go to `log`, a progress bar to
-/// standard error when `progress`. Errors are whole-run failures, already
-/// worded for people.
-pub fn run(args: &ReplayArgs, log: &mut dyn Write, progress: bool) -> Result<Summary, String> {
+/// standard error when `progress`. Errors are whole-run failures.
+pub fn run(
+    args: &ReplayArgs,
+    log: &mut dyn Write,
+    progress: bool,
+) -> Result<Summary, ReplayRunError> {
     let started = Instant::now();
-    let mut replayer = replayer(args)?;
     let bar = progress_bar(progress);
-    let input = open_input(&args.input, &bar).map_err(|e| named(&args.input, e))?;
+    let input = open_input(&args.input, &bar).map_err(|e| io_error(&args.input, e))?;
+    let mut lines = input.lines().enumerate().peekable();
+    let first_line = match lines.peek() {
+        Some((_, Ok(line))) => line.clone(),
+        _ => String::new(),
+    };
+    let mut replayer = replayer(args, &first_line)?;
     let create = |path: &PathBuf| {
         File::create(path)
             .map(|f| BufWriter::with_capacity(1 << 16, f))
-            .map_err(|e| named(path, e))
+            .map_err(|e| io_error(path, e))
     };
     let mut positions = create(&args.positions_out)?;
     let mut events = create(&args.events_out)?;
-    let mut write = |replayer: &mut Replayer| -> Result<(), String> {
+    let mut write = |replayer: &mut Replayer| -> Result<(), ReplayRunError> {
         for payload in replayer.drain() {
             let (w, path) = match &payload {
                 Payload::Position(_) => (&mut positions, &args.positions_out),
                 Payload::Zone(_) => (&mut events, &args.events_out),
             };
-            let written = match &payload {
-                Payload::Position(p) => serde_json::to_writer(&mut *w, p),
-                Payload::Zone(e) => serde_json::to_writer(&mut *w, e),
-            };
-            written
+            payload
+                .write_json(&mut *w)
                 .map_err(io::Error::from)
                 .and_then(|()| w.write_all(b"\n"))
-                .map_err(|e| named(path, e))?;
+                .map_err(|e| io_error(path, e))?;
         }
         Ok(())
     };
 
     let mut summary = Summary::default();
     let mut shown = 0;
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| named(&args.input, format!("line {}: {e}", i + 1)))?;
+    for (i, line) in lines {
+        let line = line.map_err(|source| ReplayRunError::Io {
+            path: format!("{}:{}", args.input.display(), i + 1),
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -279,7 +327,7 @@ pub fn run(args: &ReplayArgs, log: &mut dyn Write, progress: bool) -> Result<Sum
     for (w, path) in [(positions, &args.positions_out), (events, &args.events_out)] {
         w.into_inner()
             .map_err(io::IntoInnerError::into_error)
-            .map_err(|e| named(path, e))?;
+            .map_err(|e| io_error(path, e))?;
     }
     if summary.problems > MAX_LINES_SHOWN as u64 {
         let _ = writeln!(
