@@ -54,8 +54,8 @@ impl Position {
 pub enum ZoneEventKind {
     /// The device entered the zone.
     Enter,
-    /// The device has stayed in the zone long enough to count as dwelling;
-    /// sent once per visit.
+    /// The device is still in the zone: sent every dwell interval of the
+    /// gateway's presence settings (10 s by default) while it stays.
     Dwell {
         /// Seconds in the zone so far.
         dwell_s: f64,
