@@ -5,6 +5,7 @@
 //! | sightings | [`Sighting`] |
 //! | positions | [`Position`] |
 //! | zone events | [`ZoneEvent`] |
+//! | zone occupancy | [`ZoneOccupancy`] |
 //! | offers | [`Offer`] |
 //! | node status | [`NodeStatus`] |
 //! | gateway status | [`GatewayStatus`] |
@@ -55,6 +56,7 @@ use crate::Error;
 use crate::topic::Segment;
 
 mod id;
+mod occupancy;
 mod offer;
 mod presence;
 mod sighting;
@@ -63,6 +65,7 @@ mod value;
 mod wire;
 
 pub use id::EventId;
+pub use occupancy::ZoneOccupancy;
 pub use offer::{Campaign, Countdown, Offer, OfferState};
 pub use presence::{Position, ZoneEvent, ZoneEventKind};
 pub use sighting::Sighting;
@@ -166,6 +169,7 @@ validated_serde! {
     Sighting => wire::Sighting,
     Position => wire::Position,
     ZoneEvent => wire::ZoneEvent,
+    ZoneOccupancy => wire::ZoneOccupancy,
     NodeStatus => wire::NodeStatus,
     GatewayStatus => wire::GatewayStatus,
     Countdown => wire::Countdown,

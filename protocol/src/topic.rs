@@ -6,6 +6,7 @@
 //! | `aisle/v1/{store}/sightings/{anchor}` | [`Sightings`](TopicKind::Sightings) |
 //! | `aisle/v1/{store}/positions/{device}` | [`Positions`](TopicKind::Positions) |
 //! | `aisle/v1/{store}/zones/{zone}/events/{device}` | [`ZoneEvents`](TopicKind::ZoneEvents) |
+//! | `aisle/v1/{store}/zones/{zone}/occupancy` | [`ZoneOccupancy`](TopicKind::ZoneOccupancy) |
 //! | `aisle/v1/{store}/offers/{shopper}` | [`Offers`](TopicKind::Offers) |
 //! | `aisle/v1/{store}/nodes/{node}/status` | [`NodeStatus`](TopicKind::NodeStatus) |
 //! | `aisle/v1/{store}/gateway/status` | [`GatewayStatus`](TopicKind::GatewayStatus) |
@@ -192,6 +193,8 @@ pub enum TopicKind {
     Positions,
     /// Presence events (enter, dwell, exit) of one device in one zone.
     ZoneEvents,
+    /// How many devices are in one zone, known and anonymous.
+    ZoneOccupancy,
     /// Offer updates for one shopper.
     Offers,
     /// Health of one shelf node.
@@ -204,10 +207,11 @@ pub enum TopicKind {
 
 impl TopicKind {
     /// Every kind, in the order of the scheme's table.
-    pub const ALL: [TopicKind; 7] = [
+    pub const ALL: [TopicKind; 8] = [
         TopicKind::Sightings,
         TopicKind::Positions,
         TopicKind::ZoneEvents,
+        TopicKind::ZoneOccupancy,
         TopicKind::Offers,
         TopicKind::NodeStatus,
         TopicKind::GatewayStatus,
@@ -219,13 +223,18 @@ impl TopicKind {
     /// - Sightings and positions: QoS 0. They stream many times a second per
     ///   device; the localiser averages over many sightings and a lost fix is
     ///   replaced by the next, so acknowledging each is wasted traffic.
+    /// - Zone occupancy: QoS 0. It is a figure republished every few seconds
+    ///   per zone, not a fact anyone acts on once: a lost one is superseded
+    ///   by the next.
     /// - Everything else: QoS 1. A zone event or an offer is a fact someone
     ///   acts on; statuses and campaigns are rare. Consumers drop duplicates
     ///   by event id.
     #[must_use]
     pub fn qos(self) -> QoS {
         match self {
-            TopicKind::Sightings | TopicKind::Positions => QoS::AtMostOnce,
+            TopicKind::Sightings | TopicKind::Positions | TopicKind::ZoneOccupancy => {
+                QoS::AtMostOnce
+            }
             TopicKind::ZoneEvents
             | TopicKind::Offers
             | TopicKind::NodeStatus
@@ -237,14 +246,18 @@ impl TopicKind {
     /// Whether to publish with the retain flag.
     ///
     /// State is retained, so a subscriber learns it on connecting: statuses,
-    /// campaigns and each shopper's current offer (a phone that reconnects
-    /// sees its countdown). Streams of facts are not: a retained position
-    /// would keep a shopper's last whereabouts on the broker after they left.
+    /// campaigns, each shopper's current offer (a phone that reconnects
+    /// sees its countdown) and each zone's latest occupancy (a dashboard
+    /// shows every zone's figure on connecting instead of waiting for the
+    /// next publication; the figure is counts only, naming no device).
+    /// Streams of facts are not: a retained position would keep a shopper's
+    /// last whereabouts on the broker after they left.
     /// A retained topic is cleared by publishing an empty retained payload.
     #[must_use]
     pub fn retain(self) -> bool {
         match self {
             TopicKind::Offers
+            | TopicKind::ZoneOccupancy
             | TopicKind::NodeStatus
             | TopicKind::GatewayStatus
             | TopicKind::Campaign => true,
@@ -284,6 +297,11 @@ pub enum Topic<'a> {
         store: Segment<'a>,
         zone: Segment<'a>,
         device: Segment<'a>,
+    },
+    /// `aisle/v1/{store}/zones/{zone}/occupancy`
+    ZoneOccupancy {
+        store: Segment<'a>,
+        zone: Segment<'a>,
     },
     /// `aisle/v1/{store}/offers/{shopper}`
     Offers {
@@ -327,6 +345,14 @@ impl<'a> Topic<'a> {
             store: Segment::at(store, STORE_LEVEL)?,
             zone: Segment::at(zone, 4)?,
             device: Segment::at(device, 6)?,
+        })
+    }
+
+    /// `aisle/v1/{store}/zones/{zone}/occupancy`
+    pub fn zone_occupancy(store: &'a str, zone: &'a str) -> Result<Self, Error> {
+        Ok(Topic::ZoneOccupancy {
+            store: Segment::at(store, STORE_LEVEL)?,
+            zone: Segment::at(zone, 4)?,
         })
     }
 
@@ -384,11 +410,20 @@ impl<'a> Topic<'a> {
             },
             "zones" => {
                 let zone = levels.segment()?;
-                levels.expect("events", "expected `events`")?;
-                Topic::ZoneEvents {
-                    store,
-                    zone,
-                    device: levels.segment()?,
+                let level = levels.index;
+                match levels.next()? {
+                    "events" => Topic::ZoneEvents {
+                        store,
+                        zone,
+                        device: levels.segment()?,
+                    },
+                    "occupancy" => Topic::ZoneOccupancy { store, zone },
+                    _ => {
+                        return Err(Error::Topic {
+                            reason: "expected `events` or `occupancy`",
+                            level,
+                        });
+                    }
                 }
             }
             "offers" => Topic::Offers {
@@ -426,6 +461,7 @@ impl<'a> Topic<'a> {
             Topic::Sightings { .. } => TopicKind::Sightings,
             Topic::Positions { .. } => TopicKind::Positions,
             Topic::ZoneEvents { .. } => TopicKind::ZoneEvents,
+            Topic::ZoneOccupancy { .. } => TopicKind::ZoneOccupancy,
             Topic::Offers { .. } => TopicKind::Offers,
             Topic::NodeStatus { .. } => TopicKind::NodeStatus,
             Topic::GatewayStatus { .. } => TopicKind::GatewayStatus,
@@ -440,6 +476,7 @@ impl<'a> Topic<'a> {
             Topic::Sightings { store, .. }
             | Topic::Positions { store, .. }
             | Topic::ZoneEvents { store, .. }
+            | Topic::ZoneOccupancy { store, .. }
             | Topic::Offers { store, .. }
             | Topic::NodeStatus { store, .. }
             | Topic::GatewayStatus { store }
@@ -500,6 +537,7 @@ impl<'a> Topic<'a> {
                 zone,
                 device,
             } => &[store.0, "zones", zone.0, "events", device.0],
+            Topic::ZoneOccupancy { store, zone } => &[store.0, "zones", zone.0, "occupancy"],
             Topic::Offers { store, shopper } => &[store.0, "offers", shopper.0],
             Topic::NodeStatus { store, node } => &[store.0, "nodes", node.0, "status"],
             Topic::GatewayStatus { store } => &[store.0, "gateway", "status"],

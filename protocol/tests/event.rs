@@ -4,7 +4,7 @@
 use aisle_protocol::Error;
 use aisle_protocol::event::{
     Campaign, Channel, Countdown, EventId, GatewayStatus, HexBytes, NodeStatus, Offer, OfferState,
-    Percent, Position, Rssi, SchemaVersion, Sighting, ZoneEvent, ZoneEventKind,
+    Percent, Position, Rssi, SchemaVersion, Sighting, ZoneEvent, ZoneEventKind, ZoneOccupancy,
 };
 use aisle_protocol::topic::{Topic, TopicKind};
 use proptest::prelude::*;
@@ -39,6 +39,17 @@ fn zone_event(kind: ZoneEventKind) -> ZoneEvent {
         device: "beacon1".into(),
         zone: "A1".into(),
         entered_at: 1_567_783_200.0,
+    }
+}
+
+fn occupancy() -> ZoneOccupancy {
+    ZoneOccupancy {
+        v: SchemaVersion,
+        id: ID,
+        ts: 1_567_783_260.0,
+        zone: "B2".into(),
+        known: 2,
+        anonymous: 7,
     }
 }
 
@@ -143,6 +154,48 @@ fn statuses_offline_form_has_no_metrics() {
         round_trip(&will),
         r#"{"v":1,"id":"0123456789abcdef0011223344556677","ts":1567779660.0,"online":false,"version":"0.1.0"}"#
     );
+}
+
+#[test]
+fn occupancy_json_shape() {
+    let json = round_trip(&occupancy());
+    assert_eq!(
+        json,
+        r#"{"v":1,"id":"0123456789abcdef0011223344556677","ts":1567783260.0,"zone":"B2","known":2,"anonymous":7}"#
+    );
+    assert_eq!(occupancy().total(), 9);
+    let full = ZoneOccupancy {
+        known: u32::MAX,
+        anonymous: u32::MAX,
+        ..occupancy()
+    };
+    assert_eq!(full.total(), 2 * u64::from(u32::MAX));
+    round_trip(&full);
+}
+
+#[test]
+fn invalid_occupancy_is_rejected() {
+    let json = serde_json::to_string(&occupancy()).unwrap();
+    let message = de_error::<ZoneOccupancy>(&json.replacen(r#""v":1"#, r#""v":2"#, 1));
+    assert!(
+        message.starts_with("unsupported schema version 2"),
+        "{message}"
+    );
+    let message = de_error::<ZoneOccupancy>(&json.replacen(r#""zone":"B2""#, r#""zone":"B/2""#, 1));
+    assert!(message.contains("payload field `zone`"), "{message}");
+    let message =
+        de_error::<ZoneOccupancy>(&json.replacen(r#""anonymous":7"#, r#""anonymous":-1"#, 1));
+    assert!(message.contains("invalid value"), "{message}");
+    let message = de_error::<ZoneOccupancy>(&json.replacen(r#""known":2"#, r#""known":2.5"#, 1));
+    assert!(message.contains("invalid type"), "{message}");
+    let message = de_error::<ZoneOccupancy>(&json.replacen(r#","known":2"#, "", 1));
+    assert!(message.contains("missing field `known`"), "{message}");
+    let bad_ts = ZoneOccupancy {
+        ts: f64::NAN,
+        ..occupancy()
+    };
+    assert!(serde_json::to_string(&bad_ts).is_err());
+    assert!(bad_ts.validate().is_err());
 }
 
 #[test]
@@ -585,6 +638,9 @@ fn check_example(topic: &str, json: &str) {
                 (zone.as_str(), device.as_str())
             );
         }
+        Topic::ZoneOccupancy { zone, .. } => {
+            assert_eq!(read::<ZoneOccupancy>(json).zone, zone.as_str());
+        }
         Topic::Offers { shopper, .. } => {
             let offer = read::<Offer>(json);
             assert_eq!(offer.shopper, shopper.as_str());
@@ -707,6 +763,19 @@ fn zone_events() -> impl Strategy<Value = ZoneEvent> {
                 entered_at: ms_to_s(ts_ms - dwell_ms),
             }
         })
+}
+
+fn occupancies() -> impl Strategy<Value = ZoneOccupancy> {
+    (event_id(), ts(), ident(), any::<u32>(), any::<u32>()).prop_map(
+        |(id, ts, zone, known, anonymous)| ZoneOccupancy {
+            v: SchemaVersion,
+            id,
+            ts,
+            zone,
+            known,
+            anonymous,
+        },
+    )
 }
 
 fn node_statuses() -> impl Strategy<Value = NodeStatus> {
@@ -866,6 +935,9 @@ proptest! {
     fn zone_events_round_trip(e in zone_events()) { round_trip(&e); }
 
     #[test]
+    fn occupancies_round_trip(o in occupancies()) { round_trip(&o); }
+
+    #[test]
     fn node_statuses_round_trip(s in node_statuses()) { round_trip(&s); }
 
     #[test]
@@ -887,6 +959,7 @@ proptest! {
     fn reading_arbitrary_json_never_panics(json in "\\{[ -~]{0,200}\\}") {
         let _ = serde_json::from_str::<Sighting>(&json);
         let _ = serde_json::from_str::<ZoneEvent>(&json);
+        let _ = serde_json::from_str::<ZoneOccupancy>(&json);
         let _ = serde_json::from_str::<Offer>(&json);
         let _ = serde_json::from_str::<Campaign>(&json);
     }

@@ -22,6 +22,10 @@ fn examples() -> Vec<(Topic<'static>, &'static str)> {
             "aisle/v1/reference-room/zones/B2/events/beacon1",
         ),
         (
+            Topic::zone_occupancy("reference-room", "B2").unwrap(),
+            "aisle/v1/reference-room/zones/B2/occupancy",
+        ),
+        (
             Topic::offers("reference-room", "shopper-7f3a").unwrap(),
             "aisle/v1/reference-room/offers/shopper-7f3a",
         ),
@@ -109,6 +113,7 @@ fn qos_retain_and_will_per_kind() {
         (Sightings, QoS::AtMostOnce, false, false),
         (Positions, QoS::AtMostOnce, false, false),
         (ZoneEvents, QoS::AtLeastOnce, false, false),
+        (ZoneOccupancy, QoS::AtMostOnce, true, false),
         (Offers, QoS::AtLeastOnce, true, false),
         (NodeStatus, QoS::AtLeastOnce, true, true),
         (GatewayStatus, QoS::AtLeastOnce, true, true),
@@ -126,6 +131,8 @@ fn qos_retain_and_will_per_kind() {
     assert_eq!(QoS::ExactlyOnce.level(), 2);
     let topic = Topic::positions("s", "d").unwrap();
     assert_eq!((topic.qos(), topic.retain()), (QoS::AtMostOnce, false));
+    let topic = Topic::zone_occupancy("s", "z").unwrap();
+    assert_eq!((topic.qos(), topic.retain()), (QoS::AtMostOnce, true));
 }
 
 fn topic_error(level: usize, reason: &'static str) -> Result<Topic<'static>, Error> {
@@ -166,7 +173,24 @@ fn parse_rejects_with_the_level() {
             "contains the wildcard `+`",
         ),
         ("aisle/v1/s/zones/A1", 5, "missing level"),
-        ("aisle/v1/s/zones/A1/evnts/d", 5, "expected `events`"),
+        (
+            "aisle/v1/s/zones/A1/evnts/d",
+            5,
+            "expected `events` or `occupancy`",
+        ),
+        (
+            "aisle/v1/s/zones/A1/",
+            5,
+            "expected `events` or `occupancy`",
+        ),
+        ("aisle/v1/s/zones//occupancy", 4, "empty level"),
+        (
+            "aisle/v1/s/zones/+/occupancy",
+            4,
+            "contains the wildcard `+`",
+        ),
+        ("aisle/v1/s/zones/A1/occupancy/x", 6, "unexpected level"),
+        ("aisle/v1/s/zones/A1/occupancy/", 6, "unexpected level"),
         ("aisle/v1/s/zones/A1/events", 6, "missing level"),
         (
             "aisle/v1/s/zones/A1/events/#",
@@ -202,6 +226,14 @@ fn builders_reject_with_the_level() {
     assert_eq!(
         Topic::zone_events("s", "z", "d/e"),
         topic_error(6, "contains `/`")
+    );
+    assert_eq!(
+        Topic::zone_occupancy("s", "A/1"),
+        topic_error(4, "contains `/`")
+    );
+    assert_eq!(
+        Topic::zone_occupancy("+", "A1"),
+        topic_error(2, "contains the wildcard `+`")
     );
     assert_eq!(Topic::offers("s", "\0"), topic_error(4, "contains NUL"));
     assert_eq!(
@@ -250,6 +282,10 @@ fn filters() {
             filter::device_zone_events(s, "beacon1"),
             "aisle/v1/reference-room/zones/+/events/beacon1",
         ),
+        (
+            filter::all_occupancy(s),
+            "aisle/v1/reference-room/zones/+/occupancy",
+        ),
         (filter::all_offers(s), "aisle/v1/reference-room/offers/+"),
         (
             filter::all_node_status(s),
@@ -267,6 +303,13 @@ fn filters() {
         filter::all_zone_events("+"),
         Err(Error::Topic {
             reason: "contains the wildcard `+`",
+            level: 2
+        })
+    );
+    assert_eq!(
+        filter::all_occupancy("a/b"),
+        Err(Error::Topic {
+            reason: "contains `/`",
             level: 2
         })
     );
@@ -329,6 +372,10 @@ fn each_filter_selects_its_topics() {
                 kind == TopicKind::ZoneEvents,
             ),
             (filter::device_zone_events(s, "beacon2").unwrap(), false),
+            (
+                filter::all_occupancy(s).unwrap(),
+                kind == TopicKind::ZoneOccupancy,
+            ),
             (filter::all_offers(s).unwrap(), kind == TopicKind::Offers),
             (
                 filter::all_node_status(s).unwrap(),
@@ -352,7 +399,7 @@ fn segment() -> impl Strategy<Value = String> {
     prop_oneof!["[^/+#\\p{Cc}]{1,16}", "[A-Za-z0-9_.:-]{1,64}",]
 }
 
-/// Builds a topic of kind `k` (0..7) from three segments.
+/// Builds a topic of kind `k` (0..8) from three segments.
 fn build<'a>(k: u8, a: &'a str, b: &'a str, c: &'a str) -> Result<Topic<'a>, Error> {
     match k {
         0 => Topic::sightings(a, b),
@@ -361,7 +408,18 @@ fn build<'a>(k: u8, a: &'a str, b: &'a str, c: &'a str) -> Result<Topic<'a>, Err
         3 => Topic::offers(a, b),
         4 => Topic::node_status(a, b),
         5 => Topic::gateway_status(a),
-        _ => Topic::campaign(a, b),
+        6 => Topic::campaign(a, b),
+        _ => Topic::zone_occupancy(a, b),
+    }
+}
+
+#[test]
+fn build_covers_every_kind() {
+    let built: Vec<_> = (0..8)
+        .map(|k| build(k, "s", "a", "b").unwrap().kind())
+        .collect();
+    for kind in TopicKind::ALL {
+        assert!(built.contains(&kind), "{kind:?} not generated");
     }
 }
 
@@ -381,6 +439,7 @@ fn topicish() -> impl Strategy<Value = String> {
         Just("v1".to_owned()),
         Just("zones".to_owned()),
         Just("events".to_owned()),
+        Just("occupancy".to_owned()),
         Just("nodes".to_owned()),
         Just("status".to_owned()),
         Just("gateway".to_owned()),
@@ -399,7 +458,7 @@ fn topicish() -> impl Strategy<Value = String> {
 
 proptest! {
     #[test]
-    fn round_trips(k in 0u8..7, a in segment(), b in segment(), c in segment()) {
+    fn round_trips(k in 0u8..8, a in segment(), b in segment(), c in segment()) {
         let topic = build(k, &a, &b, &c).unwrap();
         let text = topic.to_string();
         prop_assert_eq!(Topic::parse(&text), Ok(topic));
@@ -412,7 +471,7 @@ proptest! {
 
     #[test]
     fn rejects_a_bad_segment_at_its_level(
-        k in 0u8..7,
+        k in 0u8..8,
         segs in [segment(), segment(), segment()],
         which in 0usize..3,
         bad in prop_oneof![Just('/'), Just('+'), Just('#'), Just('\0'), Just('\u{1b}')],

@@ -2,7 +2,7 @@
 #![no_main]
 
 use aisle_protocol::event::{
-    Campaign, GatewayStatus, NodeStatus, Offer, Position, Sighting, ZoneEvent,
+    Campaign, GatewayStatus, NodeStatus, Offer, Position, Sighting, ZoneEvent, ZoneOccupancy,
 };
 use libfuzzer_sys::fuzz_target;
 use serde::{Serialize, de::DeserializeOwned};
@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<Sighting>(data);
     round_trip::<Position>(data);
     round_trip::<ZoneEvent>(data);
+    round_trip::<ZoneOccupancy>(data);
     round_trip::<NodeStatus>(data);
     round_trip::<GatewayStatus>(data);
     round_trip::<Offer>(data);

@@ -62,6 +62,17 @@ pub(super) struct ZoneEvent {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(remote = "super::ZoneOccupancy")]
+pub(super) struct ZoneOccupancy {
+    v: SchemaVersion,
+    id: EventId,
+    ts: f64,
+    zone: String,
+    known: u32,
+    anonymous: u32,
+}
+
+#[derive(Serialize, Deserialize)]
 #[serde(remote = "super::NodeStatus")]
 pub(super) struct NodeStatus {
     v: SchemaVersion,

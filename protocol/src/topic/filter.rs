@@ -50,6 +50,11 @@ pub fn device_zone_events(store: &str, device: &str) -> Result<String, Error> {
     Ok(format!("{}/zones/+/events/{device}", prefix(store)?))
 }
 
+/// `aisle/v1/{store}/zones/+/occupancy`: the occupancy of every zone.
+pub fn all_occupancy(store: &str) -> Result<String, Error> {
+    Ok(prefix(store)? + "/zones/+/occupancy")
+}
+
 /// `aisle/v1/{store}/offers/+`: the offers of every shopper.
 pub fn all_offers(store: &str) -> Result<String, Error> {
     Ok(prefix(store)? + "/offers/+")
