@@ -135,6 +135,15 @@ pub struct Position {
     pub confidence: f64,
 }
 
+/// How many devices are in one zone, by whether they are known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Occupancy {
+    /// Devices tracked by identity (opted-in shoppers, listed beacons).
+    pub known: usize,
+    /// Devices marked anonymous: counted here, never named.
+    pub anonymous: usize,
+}
+
 /// What the engine decided.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Output {
@@ -343,6 +352,30 @@ impl Engine {
             .flatten()
             .filter(|t| t.anonymous && t.presence.visit() == Some((zone, true)))
             .count()
+    }
+
+    /// Devices in each zone, by [`ZoneIdx`] (the n-th entry is `ZoneIdx(n)`;
+    /// one entry per zone of the layout). A device counts in the zone of its
+    /// confirmed visit, as for [`Engine::count_anonymous`]: a device on its
+    /// way in, or heard in no zone, counts nowhere. One pass over every
+    /// track, so call it at publishing rate, not per sighting.
+    #[must_use]
+    pub fn occupancy(&self) -> Vec<Occupancy> {
+        let mut zones = vec![Occupancy::default(); self.zones.len()];
+        for track in self.tracks.iter().flatten() {
+            let Some((zone, true)) = track.presence.visit() else {
+                continue;
+            };
+            let Some(count) = zones.get_mut(usize::from(zone.0)) else {
+                continue;
+            };
+            if track.anonymous {
+                count.anonymous += 1;
+            } else {
+                count.known += 1;
+            }
+        }
+        zones
     }
 
     /// Devices with state in the engine.

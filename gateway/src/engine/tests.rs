@@ -219,6 +219,55 @@ fn anonymous_devices_are_counted_not_reported() {
 }
 
 #[test]
+fn occupancy_counts_known_and_anonymous_devices_per_zone() {
+    let layout = room();
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(engine.occupancy(), vec![Occupancy::default(); 2]);
+    // Devices 0..2 known in the left zone, 2 known in the right; 3..6
+    // anonymous in the right, 6 anonymous in the left.
+    let places = [
+        (false, 3.0),
+        (false, 3.0),
+        (false, 9.0),
+        (true, 9.0),
+        (true, 9.0),
+        (true, 9.0),
+        (true, 3.0),
+    ];
+    for (i, &(anonymous, x)) in places.iter().enumerate() {
+        let device = DeviceId(u32::try_from(i).unwrap());
+        if anonymous {
+            engine.mark_anonymous(device).unwrap();
+        }
+        walk(
+            &mut engine,
+            &layout,
+            device,
+            (0.0, 8.0),
+            |_| Point::new(x, 5.0),
+            &mut out,
+        );
+    }
+    let left = Occupancy {
+        known: 2,
+        anonymous: 1,
+    };
+    let right = Occupancy {
+        known: 1,
+        anonymous: 3,
+    };
+    assert_eq!(engine.occupancy(), vec![left, right]);
+    // The same figures as the single-zone count.
+    assert_eq!(engine.count_anonymous(ZoneIdx(0)), 1);
+    assert_eq!(engine.count_anonymous(ZoneIdx(1)), 3);
+
+    // Silent devices exit and stop counting.
+    engine.tick(8.0 + engine.config.forget_after_s + 1.0, &mut out);
+    assert_eq!(engine.occupancy(), vec![Occupancy::default(); 2]);
+}
+
+#[test]
 fn a_tracked_device_costs_under_two_kibibytes() {
     // Worst case: a full filter (16 anchors) plus the boxed track and its
     // slot in the engine's vector.

@@ -59,6 +59,18 @@ impl ZoneMap {
         ZoneMap { zones }
     }
 
+    /// How many zones there are; indices run from 0 below this.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.zones.len()
+    }
+
+    /// Whether the layout has no zones.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+
     /// The zone behind an index.
     #[must_use]
     pub fn zone(&self, idx: ZoneIdx) -> Option<&Zone> {
