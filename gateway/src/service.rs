@@ -6,7 +6,8 @@
 //! - each source sends sightings into one channel;
 //! - the pipeline task identifies and locates, ticks the engine every
 //!   [`TICK`], and turns decisions into MQTT messages: zone events at QoS 1
-//!   (spooled on disk before they count as accepted), positions at QoS 0;
+//!   (spooled on disk before they count as accepted), positions at QoS 0,
+//!   and every [`OCCUPANCY_EVERY`] each zone's occupancy, QoS 0 retained;
 //! - the publisher task (see [`crate::mqtt`]) owns the broker connection;
 //! - with `broker = "embedded"`, rumqttd runs on its own thread.
 
@@ -14,14 +15,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aisle_protocol::event::{EventId, GatewayStatus, SchemaVersion};
+use aisle_protocol::event::{EventId, GatewayStatus, SchemaVersion, ZoneOccupancy};
 use aisle_protocol::topic::Topic;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{BrokerAddress, Loaded, SourceSection};
-use crate::engine::Output;
+use crate::engine::{Output, ZoneIdx};
 use crate::mqtt::{
     BrokerError, BrokerOptions, EmbeddedBroker, Outgoing, Publisher, PublisherConfig,
     PublisherError, PublisherStats, RetainedStatus,
@@ -36,6 +37,12 @@ use crate::source::{SimulatedStore, play_recording, wall_clock};
 pub const TICK: Duration = Duration::from_millis(250);
 /// How often the gateway's retained status is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
+/// How often each zone's occupancy is published. A visit is confirmed a few
+/// seconds after a device arrives (zone hysteresis, then the presence
+/// engine's enter delay), so a faster figure would only repeat itself; 5 s
+/// keeps a dashboard within one confirmation of the floor at one small
+/// message per zone.
+pub const OCCUPANCY_EVERY: Duration = Duration::from_secs(5);
 /// Sightings waiting for the pipeline, at most. A dozen anchors hearing 200
 /// phones at 10 Hz make 24,000 a second; this is a few hundred milliseconds
 /// of that, enough to ride out a slow tick without hiding a stalled pipeline.
@@ -277,6 +284,8 @@ impl PipelineTask {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut status = tokio::time::interval(STATUS_EVERY);
         status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut occupancy = tokio::time::interval(OCCUPANCY_EVERY);
+        occupancy.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut outputs = Vec::new();
         let (mut taken, mut skipped) = (0u64, 0u64);
         let mut rate_from = (Instant::now(), 0u64);
@@ -301,6 +310,10 @@ impl PipelineTask {
                     let now = clock.0 + clock.1.elapsed().as_secs_f64();
                     self.pipeline.tick(now, &mut outputs);
                 }
+                _ = occupancy.tick() => {
+                    let now = clock.0 + clock.1.elapsed().as_secs_f64();
+                    self.publish_occupancy(now);
+                }
                 _ = status.tick() => {
                     let elapsed = rate_from.0.elapsed().as_secs_f64();
                     #[allow(clippy::cast_precision_loss)]
@@ -323,6 +336,43 @@ impl PipelineTask {
             }
         }
         tracing::info!(taken, skipped, "pipeline stopped");
+    }
+
+    /// Publishes every zone's occupancy as of `now`, QoS 0 retained. Zones
+    /// with no one in them are published too, so the retained figure drops
+    /// to zero rather than keeping the last crowd.
+    ///
+    /// Only counts leave here: the anonymous devices' internal names never
+    /// reach a topic or a payload.
+    fn publish_occupancy(&mut self, now: f64) {
+        let counts = self.pipeline.engine().occupancy();
+        for (i, count) in counts.into_iter().enumerate() {
+            let Some(zone) = u16::try_from(i)
+                .ok()
+                .and_then(|i| self.zones.name(ZoneIdx(i)))
+            else {
+                continue;
+            };
+            let Ok(topic) = Topic::zone_occupancy(&self.store, zone).map(|t| t.to_string()) else {
+                continue;
+            };
+            let payload = ZoneOccupancy {
+                v: SchemaVersion,
+                id: self.ids.next_id(),
+                ts: now,
+                zone: zone.to_owned(),
+                known: u32::try_from(count.known).unwrap_or(u32::MAX),
+                anonymous: u32::try_from(count.anonymous).unwrap_or(u32::MAX),
+            };
+            let Ok(body) = serde_json::to_vec(&payload) else {
+                continue;
+            };
+            let mut message = Outgoing::at_most_once(topic, body);
+            message.retain = true;
+            // Like a position, a figure is worth nothing late: the next one
+            // replaces it, so drop it rather than wait for room.
+            let _ = self.out.try_send(message);
+        }
     }
 
     /// Publishes what the pipeline decided; false once the publisher is gone.
