@@ -37,11 +37,12 @@ use crate::source::{SimulatedStore, play_recording, wall_clock};
 pub const TICK: Duration = Duration::from_millis(250);
 /// How often the gateway's retained status is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
-/// How often each zone's occupancy is published. A visit is confirmed a few
-/// seconds after a device arrives (zone hysteresis, then the presence
-/// engine's enter delay), so a faster figure would only repeat itself; 5 s
-/// keeps a dashboard within one confirmation of the floor at one small
-/// message per zone.
+/// How often each zone's occupancy is published. A device counts in a zone
+/// only once its visit is confirmed (zone hysteresis, then the presence
+/// settings' `confirm_s`, 2 s by default) and stops counting after
+/// `absence_s` (8 s) of silence, so the figure moves on a scale of seconds
+/// and a faster rate would mostly repeat it. 5 s keeps a dashboard within a
+/// few seconds of the floor at one small message per zone.
 pub const OCCUPANCY_EVERY: Duration = Duration::from_secs(5);
 /// Sightings waiting for the pipeline, at most. A dozen anchors hearing 200
 /// phones at 10 Hz make 24,000 a second; this is a few hundred milliseconds
