@@ -199,14 +199,16 @@ fn assert_the_walk(events: &[ZoneEvent]) {
     assert!(meat_dwells >= 2, "40 s at the meat counter: {meat:#?}");
     let stayed = meat.last().unwrap().dwell_s().unwrap();
     assert!(
-        (38.0..60.0).contains(&stayed),
-        "40 s at the meat counter, walking in and out included: {stayed} s"
+        (30.0..60.0).contains(&stayed),
+        "40 s at the meat counter, less the confirmation of the zone, walking in \
+         and out included: {stayed} s; {events:#?}"
     );
     let checkout = only_visit("checkout");
     let stayed = checkout.last().unwrap().dwell_s().unwrap();
     assert!(
-        (28.0..45.0).contains(&stayed),
-        "30 s at the tills, walking in and out included: {stayed} s"
+        (20.0..45.0).contains(&stayed),
+        "30 s at the tills, less the confirmation of the zone, walking in and \
+         out included: {stayed} s; {events:#?}"
     );
     assert!(
         meat.last().unwrap().id < checkout[0].id && meat.last().unwrap().ts <= checkout[0].ts,
