@@ -45,12 +45,30 @@ fn the_walk() -> Walk {
     }
 }
 
-/// The walk as a recording in `dir`, starting now.
-fn record_the_walk(dir: &std::path::Path) -> std::path::PathBuf {
+/// The walk as a recording in `dir`, starting now; and when it starts.
+fn record_the_walk(dir: &std::path::Path) -> (std::path::PathBuf, f64) {
     let path = dir.join("walk.jsonl");
     let start = aisle_gateway::source::wall_clock().floor();
     write_recording(&path, &the_walk().sightings(&demo_layout(), SHOPPER, start));
-    path
+    (path, start)
+}
+
+/// Shows the events decided, timed from the start of the walk (visible
+/// with `--nocapture`).
+fn show(events: &[ZoneEvent], start: f64) {
+    for e in events {
+        let kind = match e.kind {
+            ZoneEventKind::Enter => "enter".to_owned(),
+            ZoneEventKind::Dwell { dwell_s } => format!("dwell {dwell_s:.1} s"),
+            ZoneEventKind::Exit { dwell_s } => format!("exit {dwell_s:.1} s"),
+        };
+        eprintln!(
+            "t+{:5.1} s  {:<13} {kind:<14} arrived t+{:.1} s",
+            e.ts - start,
+            e.zone,
+            e.entered_at - start
+        );
+    }
 }
 
 /// Whether the shopper's walk is over as far as the gateway can tell: the
@@ -236,7 +254,7 @@ fn assert_received_what_was_decided(decided: &[ZoneEvent], received: &[Received]
 /// gateway then plays the whole walk; returns what was decided and received.
 async fn the_walk_through(port: u16, name: &str) -> (Vec<ZoneEvent>, Vec<Received>) {
     let dir = tempfile::tempdir().unwrap();
-    let recording = record_the_walk(dir.path());
+    let (recording, start) = record_the_walk(dir.path());
     let mut subscriber = Subscriber::connect(port, &format!("{name}-dashboard"), FILTER).await;
     let mut gateway = Gateway::start(&recording, SPEED, port, name, &dir.path().join("spool"));
     gateway.until("the end of the walk", walk_over).await;
@@ -244,6 +262,7 @@ async fn the_walk_through(port: u16, name: &str) -> (Vec<ZoneEvent>, Vec<Receive
     receive_all(&mut subscriber, &gateway.decided, &mut received).await;
     let seen = gateway.decided.len();
     let decided = gateway.stop().await;
+    show(&decided, start);
     assert_eq!(
         decided.len(),
         seen,
@@ -288,7 +307,7 @@ async fn a_broker_killed_mid_walk_loses_no_zone_event() {
     let broker_dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mosquitto = Mosquitto::start(port, broker_dir.path());
-    let recording = record_the_walk(dir.path());
+    let (recording, start) = record_the_walk(dir.path());
     let mut subscriber = Subscriber::connect(port, "e2e-kill-dashboard", FILTER).await;
     let mut gateway = Gateway::start(
         &recording,
@@ -325,6 +344,7 @@ async fn a_broker_killed_mid_walk_loses_no_zone_event() {
     let seen = gateway.decided.len();
     let stats = gateway.stats.clone();
     let decided = gateway.stop().await;
+    show(&decided, start);
     assert_eq!(
         decided.len(),
         seen,
