@@ -60,24 +60,7 @@ async fn measure() {
     let spool = tempfile::tempdir().unwrap();
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
-    let publisher = Publisher::spawn(
-        PublisherConfig::new(
-            BrokerOptions {
-                host: "127.0.0.1".into(),
-                port,
-                client_id: "bench-gateway".into(),
-                credentials: None,
-                keep_alive: Duration::from_secs(15),
-                last_will: None,
-                birth: None,
-            },
-            spool.path(),
-        ),
-        &tracker,
-        shutdown.clone(),
-    )
-    .unwrap();
-    let out = publisher.sender();
+    let out = start_publisher(port, spool.path(), &tracker, &shutdown).sender();
     let mut subscriber = Subscriber::connect(
         port,
         "bench-dashboard",
@@ -85,23 +68,8 @@ async fn measure() {
     )
     .await;
 
-    let produce = Point::new(17.5, 7.75);
-    let checkout = Point::new(16.0, 2.0);
-    let mut steps = Vec::new();
-    for _ in 0..ROUND_TRIPS {
-        steps.extend([
-            Step::Stand(10.0),
-            Step::To(checkout),
-            Step::Stand(10.0),
-            Step::To(produce),
-        ]);
-    }
     let start_ts = aisle_gateway::source::wall_clock().floor();
-    let sightings = Walk {
-        start: produce,
-        steps,
-    }
-    .sightings(&layout, DEVICE, start_ts);
+    let sightings = back_and_forth().sightings(&layout, DEVICE, start_ts);
 
     let mut pipeline = Pipeline::new(
         &layout,
@@ -166,6 +134,52 @@ async fn measure() {
     tracker.close();
     tracker.wait().await;
 
+    report(&mut latencies, sightings.len());
+}
+
+fn start_publisher(
+    port: u16,
+    spool: &std::path::Path,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Publisher {
+    let broker = BrokerOptions {
+        host: "127.0.0.1".into(),
+        port,
+        client_id: "bench-gateway".into(),
+        credentials: None,
+        keep_alive: Duration::from_secs(15),
+        last_will: None,
+        birth: None,
+    };
+    Publisher::spawn(
+        PublisherConfig::new(broker, spool),
+        tracker,
+        shutdown.clone(),
+    )
+    .unwrap()
+}
+
+/// Between the produce and the checkout, standing 10 s in each.
+fn back_and_forth() -> Walk {
+    let produce = Point::new(17.5, 7.75);
+    let checkout = Point::new(16.0, 2.0);
+    let mut steps = Vec::new();
+    for _ in 0..ROUND_TRIPS {
+        steps.extend([
+            Step::Stand(10.0),
+            Step::To(checkout),
+            Step::Stand(10.0),
+            Step::To(produce),
+        ]);
+    }
+    Walk {
+        start: produce,
+        steps,
+    }
+}
+
+fn report(latencies: &mut [Duration], sightings: usize) {
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let at = |q: f64| {
@@ -181,7 +195,7 @@ async fn measure() {
         "sighting pushed -> zone event at a subscriber of the embedded broker, {} events \
          ({} sightings at {SPEED}x real time):",
         latencies.len(),
-        sightings.len()
+        sightings
     );
     println!(
         "  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",

@@ -124,7 +124,7 @@ async fn receive_all(
     received: &mut Vec<Received>,
 ) {
     let want: HashSet<_> = decided.iter().map(|e| e.id).collect();
-    let wait = async {
+    let arrivals = async {
         loop {
             subscriber.drain(received);
             let (got, _) = parse(received);
@@ -138,7 +138,7 @@ async fn receive_all(
             received.push(message);
         }
     };
-    if tokio::time::timeout(WAIT, wait).await.is_err() {
+    if tokio::time::timeout(WAIT, arrivals).await.is_err() {
         let (got, _) = parse(received);
         let got: HashSet<_> = got.iter().map(|e| e.id).collect();
         let missing: Vec<_> = decided.iter().filter(|e| !got.contains(&e.id)).collect();
@@ -147,6 +147,7 @@ async fn receive_all(
 }
 
 /// Checks the zone events of the walk, in decision order.
+#[allow(clippy::float_cmp)] // a visit's events copy one arrival time
 fn assert_the_walk(events: &[ZoneEvent]) {
     let layout = demo_layout();
     let walk = the_walk();

@@ -89,12 +89,12 @@ impl Gateway {
                 }
             }
         };
-        if tokio::time::timeout(WAIT, wait).await.is_err() {
-            panic!(
-                "the gateway did not decide {what} within {WAIT:?}; decided: {:#?}",
-                self.decided
-            );
-        }
+        let in_time = tokio::time::timeout(WAIT, wait).await.is_ok();
+        assert!(
+            in_time,
+            "the gateway did not decide {what} within {WAIT:?}; decided: {:#?}",
+            self.decided
+        );
     }
 
     /// Stops the gateway and waits for its tasks.
