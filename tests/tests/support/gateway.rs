@@ -1,0 +1,114 @@
+//! The gateway running in the test's process, as `aisle run` runs it, on a
+//! configuration built in code: the demo store, a recording as its only
+//! source, a broker given by address, a spool in a temporary folder.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aisle_gateway::config::{
+    BrokerAddress, Config, Loaded, MqttSection, SourceSection, StoreSection,
+};
+use aisle_gateway::mqtt::PublisherStats;
+use aisle_gateway::publish::Payload;
+use aisle_gateway::service::{self, Published};
+use aisle_gateway::sim::store::demo_layout;
+use aisle_protocol::event::ZoneEvent;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::broker::WAIT;
+
+/// A running gateway and the decisions it has published so far.
+pub struct Gateway {
+    pub stats: Arc<PublisherStats>,
+    view: mpsc::UnboundedReceiver<Published>,
+    /// Every zone event the gateway decided, in order.
+    pub decided: Vec<ZoneEvent>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Gateway {
+    /// Starts the gateway on the demo store, playing `recording` at `speed`
+    /// and publishing to the broker on `port` as `client_id`.
+    pub fn start(recording: &Path, speed: f64, port: u16, client_id: &str, spool: &Path) -> Self {
+        let config = Config {
+            store: StoreSection {
+                layout: "demo-store.toml".into(),
+                shoppers: None,
+            },
+            mqtt: MqttSection {
+                broker: format!("mqtt://127.0.0.1:{port}"),
+                client_id: client_id.to_owned(),
+                spool_dir: spool.to_owned(),
+                ..MqttSection::default()
+            },
+            sources: vec![SourceSection::Recording {
+                path: recording.to_owned(),
+                speed,
+            }],
+            identify: aisle_gateway::identify::IdentifyConfig::default(),
+            engine: aisle_gateway::engine::EngineConfig::default(),
+            log: aisle_gateway::config::LogSection::default(),
+        };
+        let loaded = Loaded {
+            config,
+            layout: demo_layout(),
+            shoppers: Vec::new(),
+            broker: BrokerAddress::Remote {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            password: None,
+        };
+        let (view_tx, view) = mpsc::unbounded_channel();
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let running =
+            service::start(&loaded, Some(view_tx), &tracker, &shutdown).expect("gateway starts");
+        assert_eq!(running.broker, ("127.0.0.1".to_owned(), port));
+        Self {
+            stats: running.stats,
+            view,
+            decided: Vec::new(),
+            tracker,
+            shutdown,
+        }
+    }
+
+    /// Waits until the zone events decided so far satisfy `done`.
+    pub async fn until(&mut self, what: &str, done: impl Fn(&[ZoneEvent]) -> bool) {
+        let wait = async {
+            while !done(&self.decided) {
+                let Some(published) = self.view.recv().await else {
+                    panic!("the gateway stopped before deciding {what}");
+                };
+                if let Payload::Zone(event) = published.payload {
+                    self.decided.push(event);
+                }
+            }
+        };
+        let in_time = tokio::time::timeout(WAIT, wait).await.is_ok();
+        assert!(
+            in_time,
+            "the gateway did not decide {what} within {WAIT:?}; decided: {:#?}",
+            self.decided
+        );
+    }
+
+    /// Stops the gateway and waits for its tasks.
+    pub async fn stop(mut self) -> Vec<ZoneEvent> {
+        self.shutdown.cancel();
+        self.tracker.close();
+        tokio::time::timeout(WAIT, self.tracker.wait())
+            .await
+            .expect("the gateway stops in time");
+        while let Ok(published) = self.view.try_recv() {
+            if let Payload::Zone(event) = published.payload {
+                self.decided.push(event);
+            }
+        }
+        self.decided
+    }
+}
