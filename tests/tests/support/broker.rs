@@ -1,11 +1,12 @@
-//! Brokers and a subscriber, as the gateway's own MQTT tests use them
-//! (copied from `gateway/tests/mqtt_support`, which they could share).
+//! Brokers and a subscriber for the end-to-end tests: a Mosquitto the
+//! test starts and kills, and a rumqttc subscriber that timestamps arrivals.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use aisle_gateway::mqtt::publisher::{BrokerOptions, PublisherConfig};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -41,7 +42,8 @@ impl Mosquitto {
     /// Starts Mosquitto on `port`, persisting sessions in `dir` after every
     /// change so that a session survives SIGKILL. `user root` keeps a
     /// Mosquitto started as root (as in CI) from switching to the `mosquitto`
-    /// user, which could not write the persistence file into `dir`.
+    /// user, which could not write the persistence file into `dir`; started
+    /// as anyone else it has no effect.
     pub fn start(port: u16, dir: &Path) -> Self {
         let binary = find_mosquitto();
         let config = dir.join("mosquitto.conf");
@@ -122,23 +124,34 @@ fn find_mosquitto() -> PathBuf {
     );
 }
 
-/// One message as the subscriber saw it; `at` is the arrival time.
+/// One message as the subscriber saw it; `at` is the arrival time, for
+/// latency measurements.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub topic: String,
     pub payload: Vec<u8>,
+    pub retain: bool,
     pub at: Instant,
 }
 
-/// A rumqttc subscriber (QoS 1, persistent session, fixed client id) that
-/// reconnects and re-subscribes on its own.
+impl Received {
+    /// The message id carried as a decimal payload.
+    pub fn id(&self) -> usize {
+        std::str::from_utf8(&self.payload).unwrap().parse().unwrap()
+    }
+}
+
+/// A rumqttc subscriber that reconnects and re-subscribes on its own.
 pub struct Subscriber {
     pub messages: mpsc::UnboundedReceiver<Received>,
+    arrived: Vec<Received>,
+    subscribed: watch::Receiver<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Subscriber {
-    /// Subscribes to `filter` at QoS 1 and waits for the first SUBACK.
+    /// Subscribes to `filter` at QoS 1 with a persistent session and waits
+    /// for the first SUBACK.
     pub async fn connect(port: u16, client_id: &str, filter: &str) -> Self {
         let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
         options
@@ -146,7 +159,7 @@ impl Subscriber {
             .set_keep_alive(Duration::from_secs(5));
         let (client, mut event_loop) = AsyncClient::new(options, 16);
         let (messages_tx, messages) = mpsc::unbounded_channel();
-        let (suback_tx, mut subscribed) = watch::channel(0u64);
+        let (suback_tx, subscribed) = watch::channel(0u64);
         let filter = filter.to_owned();
         let task = tokio::spawn(async move {
             loop {
@@ -161,21 +174,26 @@ impl Subscriber {
                         let _ = messages_tx.send(Received {
                             topic: publish.topic,
                             payload: publish.payload.to_vec(),
+                            retain: publish.retain,
                             at: Instant::now(),
                         });
                     }
                     Ok(_) => {}
-                    // Reconnects on the next poll; a short pause keeps a
-                    // dead broker from spinning the loop.
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
             }
         });
-        tokio::time::timeout(WAIT, subscribed.wait_for(|count| *count > 0))
+        let mut this = Self {
+            messages,
+            arrived: Vec::new(),
+            subscribed,
+            task,
+        };
+        tokio::time::timeout(WAIT, this.subscribed.wait_for(|count| *count > 0))
             .await
             .expect("subscribed in time")
             .unwrap();
-        Self { messages, task }
+        this
     }
 
     /// Everything received so far, without waiting.
@@ -184,10 +202,67 @@ impl Subscriber {
             into.push(message);
         }
     }
+
+    /// The next message, or a panic after `WAIT`.
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(WAIT, self.messages.recv())
+            .await
+            .expect("a message in time")
+            .expect("subscriber running")
+    }
+
+    /// Every message with an id (a decimal payload) received so far, once
+    /// every id in `0..count` has arrived; in arrival order, duplicates included.
+    pub async fn until_all(&mut self, count: usize) -> Vec<Received> {
+        loop {
+            let mut seen = vec![false; count];
+            for message in &self.arrived {
+                if let Some(slot) = seen.get_mut(message.id()) {
+                    *slot = true;
+                }
+            }
+            if seen.iter().all(|seen| *seen) {
+                return self.arrived.clone();
+            }
+            let Ok(message) = tokio::time::timeout(WAIT, self.messages.recv()).await else {
+                let absent: Vec<_> = (0..count).filter(|id| !seen[*id]).collect();
+                let arrived: Vec<_> = self.arrived.iter().map(Received::id).collect();
+                panic!("ids {absent:?} missing; arrived: {arrived:?}");
+            };
+            self.arrived.push(message.expect("subscriber running"));
+        }
+    }
 }
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Ids in order of first appearance.
+pub fn first_appearances(messages: &[Received]) -> Vec<usize> {
+    let mut seen = std::collections::HashSet::new();
+    messages
+        .iter()
+        .map(Received::id)
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+pub fn publisher_config(port: u16, spool_dir: &Path, client_id: &str) -> PublisherConfig {
+    let broker = BrokerOptions {
+        host: "127.0.0.1".to_owned(),
+        port,
+        client_id: client_id.to_owned(),
+        credentials: None,
+        keep_alive: Duration::from_secs(5),
+        last_will: None,
+        birth: None,
+    };
+    let mut config = PublisherConfig::new(broker, spool_dir);
+    config.spool_max_bytes = 4 * 1024 * 1024;
+    config.backoff_min = Duration::from_millis(50);
+    config.backoff_max = Duration::from_millis(400);
+    config
 }

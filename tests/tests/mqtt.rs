@@ -1,7 +1,7 @@
 //! The publisher against real brokers: the embedded rumqttd and Mosquitto.
 //! Mosquitto comes from Debian's `mosquitto` package; scripts/test installs it.
 
-mod mqtt_support;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use aisle_gateway::mqtt::publisher::{PublisherStats, RetainedStatus};
 use aisle_gateway::mqtt::{EmbeddedBroker, Outgoing, Publisher, Spool};
-use mqtt_support::{Mosquitto, Subscriber, WAIT, first_appearances, free_port, publisher_config};
+use support::broker::{
+    Mosquitto, Subscriber, WAIT, first_appearances, free_port, publisher_config,
+};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
