@@ -37,9 +37,10 @@ pub struct LocateConfig {
     /// indoors, with shelving and people in the way, levels fall faster
     /// than in free space (2.0); published indoor values run 2 to 3 and
     /// more. Fits on the simulated demo store (2.2 plus 5 dB per shelf
-    /// crossed) give 2.0 to 3.1; with 2.0 its uncalibrated fixes were
-    /// pulled in towards the anchors and out to the walls (median error
-    /// 3.2 m), with 3.0 the median is 1.6 m (2.7 and 3.3 do as well). A
+    /// crossed) give 2.0 to 3.1. Too low an exponent reads each dB lost as
+    /// too much distance: with 2.0 the store's uncalibrated fixes were
+    /// pushed away from the anchors and out to the walls (median error
+    /// 3.2 m); with 3.0 the median is 1.6 m (2.7 and 3.3 do as well). A
     /// calibrated anchor carries its own exponent and ignores this.
     pub default_path_loss_exponent: f64,
     /// Standard deviation of the radio model itself (shadowing), dB. Added
