@@ -79,6 +79,8 @@ impl EngineConfig {
             ("motion.accel_noise", self.motion.accel_noise),
             ("zone.margin_m", self.zone.margin_m),
             ("zone.confirm_s", self.zone.confirm_s),
+            ("zone.nearest_within_m", self.zone.nearest_within_m),
+            ("zone.core_width_m", self.zone.core_width_m),
             ("presence.confirm_s", self.presence.confirm_s),
         ];
         let bad = |key: &str, reason: &str| {
