@@ -158,6 +158,9 @@ impl Subscriber {
             .set_clean_session(false)
             .set_keep_alive(Duration::from_secs(5));
         let (client, mut event_loop) = AsyncClient::new(options, 16);
+        let mut network = event_loop.network_options();
+        network.set_tcp_nodelay(true);
+        event_loop.set_network_options(network);
         let (messages_tx, messages) = mpsc::unbounded_channel();
         let (suback_tx, subscribed) = watch::channel(0u64);
         let filter = filter.to_owned();

@@ -29,7 +29,13 @@ pub(super) struct Link {
 
 impl Link {
     pub(super) fn start(options: MqttOptions, request_capacity: usize) -> Self {
-        let (client, event_loop) = AsyncClient::new(options, request_capacity);
+        let (client, mut event_loop) = AsyncClient::new(options, request_capacity);
+        // Zone events are small and must leave at once: without TCP_NODELAY,
+        // Nagle's algorithm holds a publish back behind an unacknowledged
+        // one, and Linux's delayed ACK makes that about 40 ms.
+        let mut network = event_loop.network_options();
+        network.set_tcp_nodelay(true);
+        event_loop.set_network_options(network);
         let (events_tx, events) = mpsc::channel(EVENT_CAPACITY);
         let stop = CancellationToken::new();
         let poller = tokio::spawn(poll(event_loop, events_tx, stop.clone()));
