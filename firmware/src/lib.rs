@@ -3,8 +3,11 @@
 //! A node runs in one of two roles: a **beacon** advertises the store's
 //! identity so shoppers' phones can range it; a **scanner** listens on the
 //! advertising channels and reports what it hears to the gateway over the
-//! node link. The logic is generic over the hardware so the same code runs
-//! on the nRF52840 board, on a Cortex-M4 under QEMU, and on the host in tests.
+//! node link. Both roles are to be written generic over the hardware, on
+//! the formats of [`aisle_protocol`] (beacon frames, link-layer PDUs, CRC-24
+//! and whitening, the authenticated node link), which this crate re-exports
+//! and which already build for `thumbv7em-none-eabihf` without `std` or
+//! `alloc`. The roles themselves are not written yet.
 #![no_std]
 #![warn(missing_docs)]
 
