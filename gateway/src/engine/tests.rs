@@ -2,41 +2,22 @@
 #![allow(clippy::float_cmp)] // values set exactly, compared exactly
 
 use super::*;
-use crate::layout::{Anchor, Store, Zone};
+use crate::layout::Zone;
 use PresenceKind::{Dwell, Enter, Exit};
 use locate::{LocateConfig, RadioModel};
 use presence::PresenceConfig;
 
-/// A 12 x 10 m room, five anchors, two zones split at x = 6.
+/// A 12 x 10 m room, five anchors (the locator tests' room), two zones
+/// split at x = 6.
 fn room() -> Layout {
-    let anchor = |id: &str, x, y| Anchor {
-        id: id.into(),
-        x,
-        y,
-        z: Some(2.5),
-        rssi_at_1m: Some(-60.0),
-        path_loss_exponent: Some(2.2),
-    };
     let zone = |id: &str, x0: f64, x1: f64| Zone {
         id: id.into(),
         name: None,
         polygon: vec![[x0, 0.0], [x1, 0.0], [x1, 10.0], [x0, 10.0]],
     };
     Layout {
-        store: Store {
-            id: "room".into(),
-            name: None,
-            timezone: "UTC".into(),
-        },
-        anchors: vec![
-            anchor("sw", 0.0, 0.0),
-            anchor("se", 12.0, 0.0),
-            anchor("ne", 12.0, 10.0),
-            anchor("nw", 0.0, 10.0),
-            anchor("mid", 6.0, 5.0),
-        ],
         zones: vec![zone("left", 0.0, 6.0), zone("right", 6.0, 12.0)],
-        shadowing: None,
+        ..locate::tests::square_room()
     }
 }
 

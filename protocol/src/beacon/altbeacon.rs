@@ -2,7 +2,7 @@
 //! `mfg id (LE) | be ac | beacon id (20) | reference rssi | reserved`.
 
 use crate::Error;
-use crate::ad::{AdWriter, Flags, Uuid};
+use crate::ad::Uuid;
 
 /// The beacon code that marks an AltBeacon, as it appears on air.
 const CODE: [u8; 2] = [0xBE, 0xAC];
@@ -94,9 +94,6 @@ impl AltBeacon {
     pub fn write_advertisement(&self, out: &mut [u8]) -> Result<usize, Error> {
         let mut value = [0u8; LEN];
         self.encode(&mut value)?;
-        let mut w = AdWriter::new(out);
-        w.flags(Flags::BEACON)?;
-        w.push(crate::ad::ad_type::MANUFACTURER_DATA, &value)?;
-        Ok(w.len())
+        super::write_manufacturer_advertisement(&value, out)
     }
 }

@@ -1,7 +1,7 @@
 //! iBeacon: Apple manufacturer data `4c 00 | 02 15 | uuid(16) | major | minor | power`.
 
 use crate::Error;
-use crate::ad::{AdWriter, Flags, Uuid};
+use crate::ad::Uuid;
 
 /// Apple's company identifier.
 pub const APPLE: u16 = 0x004C;
@@ -90,9 +90,6 @@ impl IBeacon {
     pub fn write_advertisement(&self, out: &mut [u8]) -> Result<usize, Error> {
         let mut value = [0u8; LEN];
         self.encode(&mut value)?;
-        let mut w = AdWriter::new(out);
-        w.flags(Flags::BEACON)?;
-        w.push(crate::ad::ad_type::MANUFACTURER_DATA, &value)?;
-        Ok(w.len())
+        super::write_manufacturer_advertisement(&value, out)
     }
 }

@@ -374,6 +374,15 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// Writes a whole advertisement: the flags beacons send, then one
+/// manufacturer-data structure holding `value` (company identifier first).
+fn write_manufacturer_advertisement(value: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    let mut w = crate::ad::AdWriter::new(out);
+    w.flags(crate::ad::Flags::BEACON)?;
+    w.push(ad_type::MANUFACTURER_DATA, value)?;
+    Ok(w.len())
+}
+
 fn classify_manufacturer(data: &[u8]) -> Result<Frame<'_>, Error> {
     let Some((company, rest)) = data.split_first_chunk::<2>() else {
         return Ok(Frame::Unknown);
