@@ -84,17 +84,14 @@ impl EventIds {
             .map_or(0, |d| d.as_nanos());
         #[allow(clippy::cast_possible_truncation)] // folding 128 bits into 64
         let seed = (nanos as u64) ^ ((nanos >> 64) as u64) ^ u64::from(std::process::id()) << 32;
-        Self::new(splitmix(seed))
+        Self::new(crate::splitmix64(seed))
     }
 
     /// A run id derived from a name (a store id, a file): the same name
     /// gives the same ids.
     #[must_use]
     pub fn named(name: &str) -> Self {
-        let fnv = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        Self::new(splitmix(fnv))
+        Self::new(crate::splitmix64(crate::fnv1a(name)))
     }
 
     /// The run id.
@@ -109,14 +106,6 @@ impl EventIds {
         self.next = self.next.wrapping_add(1);
         id
     }
-}
-
-/// splitmix64's finaliser: spreads a seed over all 64 bits.
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 /// A payload ready to publish.

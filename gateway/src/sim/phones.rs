@@ -12,6 +12,7 @@ use aisle_protocol::beacon::{EddystoneEid, eddystone};
 use aisle_protocol::eid::{IdentityKey, RotationExponent, eid_for};
 
 use crate::identify::EnrolledShopper;
+use crate::{fnv1a, splitmix64};
 
 /// Who carries which phone.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,21 +24,6 @@ pub struct Phones {
 
 /// How often a phone changes its random address, seconds.
 const ADDRESS_ROTATION_S: f64 = 900.0;
-
-/// splitmix64: a cheap, well-spread mix for deriving per-device values.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// FNV-1a over the device name, so the values depend on the name alone.
-fn name_hash(device: &str) -> u64 {
-    device.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
 
 impl Phones {
     /// Phones for a run with `seed`; `opted_in_share` of the shoppers use the
@@ -52,7 +38,7 @@ impl Phones {
     }
 
     fn draw(&self, device: &str, salt: u64) -> u64 {
-        mix(name_hash(device) ^ mix(self.seed ^ salt))
+        splitmix64(fnv1a(device) ^ splitmix64(self.seed ^ salt))
     }
 
     /// Whether this shopper opted in through the app.
