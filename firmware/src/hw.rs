@@ -1,0 +1,71 @@
+//! What the firmware core needs from a board, as small traits.
+//!
+//! The LED is an embedded-hal [`OutputPin`](embedded_hal::digital::OutputPin),
+//! waits go through embedded-hal-async's
+//! [`DelayNs`](embedded_hal_async::delay::DelayNs), the link to the gateway
+//! is an `embedded-io-async` byte stream and settings live in an
+//! `embedded-storage-async` `NorFlash`. What no standard trait covers is
+//! here: the radio, the clock and the node's sensors.
+
+use aisle_protocol::ll::Channel;
+
+/// The longest packet on an advertising channel, as the radio carries it
+/// after the access address: 2 header bytes, 37 payload bytes, 3 CRC bytes.
+pub const MAX_AIR_PACKET_LEN: usize = 2 + 37 + 3;
+
+/// A packet the radio received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Reception {
+    /// Bytes written at the start of the caller's buffer.
+    pub len: usize,
+    /// Received signal strength, dBm.
+    pub rssi_dbm: i8,
+}
+
+/// A BLE 1 Mbit radio on the advertising channels.
+///
+/// It moves **air packets**: the bytes that follow the access address
+/// (0x8E89BED6) on the air, that is the PDU and its 3-byte CRC, whitened
+/// for the channel. The core computes CRC and whitening itself with
+/// [`aisle_protocol::ll`], so the same code is checked on the host, in QEMU
+/// and on the board; a radio with hardware CRC and whitening runs with both
+/// turned off.
+#[allow(async_fn_in_trait)] // Driven by one executor on one core: no `Send` bound wanted.
+pub trait Radio {
+    /// What the radio can fail with.
+    type Error: core::fmt::Debug;
+
+    /// Sends one air packet on `channel` at `tx_power_dbm` (the radio picks
+    /// its nearest supported level) and returns once it is on the air.
+    async fn transmit(
+        &mut self,
+        channel: Channel,
+        tx_power_dbm: i8,
+        air: &[u8],
+    ) -> Result<(), Self::Error>;
+
+    /// Listens on `channel` for at most `timeout_us` microseconds. Returns
+    /// the first packet heard, its bytes at the start of `buf` (at most
+    /// `buf.len()`; a longer packet is cut), or `None` when the time ran out.
+    async fn receive(
+        &mut self,
+        channel: Channel,
+        timeout_us: u32,
+        buf: &mut [u8],
+    ) -> Result<Option<Reception>, Self::Error>;
+}
+
+/// A monotonic clock, milliseconds since the node started.
+pub trait Clock {
+    /// Milliseconds since start; never goes back.
+    fn now_ms(&self) -> u64;
+}
+
+/// The node's own health readings, reported in `Status`.
+pub trait Sensors {
+    /// Supply voltage, millivolts.
+    fn battery_mv(&mut self) -> u16;
+    /// Die temperature, hundredths of a degree Celsius.
+    fn temperature_centi_c(&mut self) -> i16;
+}
