@@ -1,0 +1,6 @@
+//! Shelf nodes run on the host: the firmware core ([`aisle_firmware`])
+//! with host implementations of its board traits ([`host`]) and the
+//! simulated store's air as its radio ([`medium`]).
+
+pub mod host;
+pub mod medium;
