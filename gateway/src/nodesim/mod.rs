@@ -2,5 +2,6 @@
 //! with host implementations of its board traits ([`host`]) and the
 //! simulated store's air as its radio ([`medium`]).
 
+pub mod file_flash;
 pub mod host;
 pub mod medium;
