@@ -81,7 +81,7 @@ impl FileFlash {
 
     fn check(&self, offset: u32, len: usize, align: usize) -> Result<usize, FileFlashError> {
         let start = offset as usize;
-        if start % align != 0 || len % align != 0 {
+        if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(FileFlashError::Misuse(NorFlashErrorKind::NotAligned));
         }
         if start
@@ -160,7 +160,7 @@ mod tests {
         let mut got = [0u8; 4];
         flash.read(8, &mut got).await.unwrap();
         assert_eq!(got, [0x0F, 0x00, 0x12, 0x34]);
-        flash.erase(0, PAGE as u32).await.unwrap();
+        flash.erase(0, 4096).await.unwrap();
         flash.read(8, &mut got).await.unwrap();
         assert_eq!(got, [0xFF; 4]);
     }
@@ -172,7 +172,7 @@ mod tests {
         let mut flash = FileFlash::open(&path, 1).unwrap();
         let misaligned = flash.write(2, &[0; 4]).await.unwrap_err();
         assert_eq!(misaligned.kind(), NorFlashErrorKind::NotAligned);
-        let past_end = flash.write(PAGE as u32, &[0; 4]).await.unwrap_err();
+        let past_end = flash.write(4096, &[0; 4]).await.unwrap_err();
         assert_eq!(past_end.kind(), NorFlashErrorKind::OutOfBounds);
         let half_page = flash.erase(0, 100).await.unwrap_err();
         assert_eq!(half_page.kind(), NorFlashErrorKind::NotAligned);
