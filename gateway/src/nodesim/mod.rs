@@ -3,5 +3,6 @@
 //! simulated store's air as its radio ([`medium`]).
 
 pub mod file_flash;
+pub mod fleet;
 pub mod host;
 pub mod medium;
