@@ -9,7 +9,7 @@ use aisle_gateway::nodesim::medium::{Air, Delivery, random_address};
 use aisle_gateway::sim::phones::Phones;
 use aisle_protocol::beacon::FrameKind;
 use aisle_protocol::eid::RotationExponent;
-use aisle_protocol::link::{Deframer, Direction, Feed, Message, ReplayGuard, open_frame};
+use aisle_protocol::link::{Deframer, Direction, Feed, Message, ReplayGuard, Rssi, open_frame};
 use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
 
@@ -58,47 +58,7 @@ async fn a_scanner_node_reports_each_phone_it_heard_with_its_signal_range() {
         Delivery::NoSuchNode
     );
 
-    // Read frames until the batch holding these sightings arrives.
-    let mut deframer = Deframer::<600>::new();
-    let mut guard = ReplayGuard::new();
-    let mut buf = [0u8; 512];
-    let mut seen = Vec::new();
-    let mut hello = false;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while seen.is_empty() {
-        let n = tokio::time::timeout_at(deadline, link.read(&mut buf))
-            .await
-            .expect("a batch within 5 s")
-            .unwrap();
-        let mut input = &buf[..n];
-        loop {
-            match deframer.feed(input) {
-                Feed::Pending => break,
-                Feed::Dropped { error, .. } => panic!("node sent a broken frame: {error}"),
-                Feed::Frame { frame, rest } => {
-                    let (header, message) =
-                        open_frame(&KEY, Direction::NodeToGateway, &mut guard, frame).unwrap();
-                    assert_eq!(header.node_id, 7);
-                    match message {
-                        Message::Hello(_) => hello = true,
-                        Message::SightingBatch(batch) => {
-                            for entry in batch.iter() {
-                                let entry = entry.unwrap();
-                                seen.push((
-                                    entry.kind,
-                                    entry.count,
-                                    entry.rssi,
-                                    entry.identity.to_vec(),
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                    input = rest;
-                }
-            }
-        }
-    }
+    let (hello, seen) = read_until_sightings(&mut link).await;
     shutdown.cancel();
     thread.join().unwrap();
 
@@ -123,4 +83,52 @@ async fn a_scanner_node_reports_each_phone_it_heard_with_its_signal_range() {
         .map(|s| s.1)
         .sum();
     assert_eq!(others, 6, "the anonymous phone is counted too: {seen:?}");
+}
+
+type Seen = (FrameKind, u16, Rssi, Vec<u8>);
+
+/// Reads the node's frames until a batch with sightings arrives; says
+/// whether a `Hello` came first.
+async fn read_until_sightings(link: &mut tokio::io::DuplexStream) -> (bool, Vec<Seen>) {
+    let mut deframer = Deframer::<600>::new();
+    let mut guard = ReplayGuard::new();
+    let mut buf = [0u8; 512];
+    let mut seen = Vec::new();
+    let mut hello = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while seen.is_empty() {
+        let n = tokio::time::timeout_at(deadline, link.read(&mut buf))
+            .await
+            .expect("a batch within 5 s")
+            .unwrap();
+        let mut input = &buf[..n];
+        loop {
+            match deframer.feed(input) {
+                Feed::Pending => break,
+                Feed::Dropped { error, .. } => panic!("node sent a broken frame: {error}"),
+                Feed::Frame { frame, rest } => {
+                    let (header, message) =
+                        open_frame(&KEY, Direction::NodeToGateway, &mut guard, frame).unwrap();
+                    assert_eq!(header.node_id, 7);
+                    match message {
+                        Message::Hello(_) => hello = true,
+                        Message::SightingBatch(batch) => {
+                            for entry in &batch {
+                                let entry = entry.unwrap();
+                                seen.push((
+                                    entry.kind,
+                                    entry.count,
+                                    entry.rssi,
+                                    entry.identity.to_vec(),
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                    input = rest;
+                }
+            }
+        }
+    }
+    (hello, seen)
 }
