@@ -69,3 +69,27 @@ pub trait Sensors {
     /// Die temperature, hundredths of a degree Celsius.
     fn temperature_centi_c(&mut self) -> i16;
 }
+
+/// A borrowed radio is a radio, so a host can reboot a node (run it again)
+/// on the radio it already has.
+impl<R: Radio + ?Sized> Radio for &mut R {
+    type Error = R::Error;
+
+    async fn transmit(
+        &mut self,
+        channel: Channel,
+        tx_power_dbm: i8,
+        air: &[u8],
+    ) -> Result<(), Self::Error> {
+        R::transmit(self, channel, tx_power_dbm, air).await
+    }
+
+    async fn receive(
+        &mut self,
+        channel: Channel,
+        timeout_us: u32,
+        buf: &mut [u8],
+    ) -> Result<Option<Reception>, Self::Error> {
+        R::receive(self, channel, timeout_us, buf).await
+    }
+}

@@ -1,0 +1,220 @@
+//! `aisle-node-emulator`: one scanner node running the firmware core on the
+//! host, on a serial device, hearing the shoppers of a simulated store who
+//! walk past its anchor.
+//!
+//! Its settings flash is a file, so it keeps its node id, key and frame
+//! counter across restarts as a board does: a fresh file is a node fresh
+//! from the factory, which `aisle node provision --port` provisions. When
+//! its serial device goes away it reboots and waits for the device.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aisle_protocol::eid::RotationExponent;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::file_flash::{FileFlash, PAGE};
+use super::host::{CountingLed, HostClock, SteadySensors, TokioDelay};
+use super::medium::{Air, Delivery, MediumRadio, random_address};
+use super::serial_link::SerialLink;
+use crate::layout::Layout;
+use crate::pipeline::{SourceSighting, Subject};
+use crate::sim::store::demo_layout;
+use crate::source::SimulatedStore;
+
+/// Pages of settings flash: the two the settings store needs.
+const FLASH_PAGES: usize = 2;
+/// Wait before reopening a lost serial device.
+const REOPEN_AFTER: Duration = Duration::from_millis(500);
+
+/// What the emulator runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// The serial device the node's link is on (e.g. a pty's path).
+    #[arg(long)]
+    pub port: PathBuf,
+    /// The node's settings flash, a file (created erased when missing).
+    #[arg(long)]
+    pub flash: PathBuf,
+    /// The store layout; the demo store when left out.
+    #[arg(long)]
+    pub layout: Option<PathBuf>,
+    /// The anchor of the layout this node is.
+    #[arg(long)]
+    pub anchor: String,
+    /// Shoppers arriving in each ten minutes of the simulated store.
+    #[arg(long, default_value_t = 30)]
+    pub shoppers: usize,
+    /// Share of them whose phones advertise the store app's EID.
+    #[arg(long, default_value_t = 0.8)]
+    pub opted_in_share: f64,
+    /// Seed of the simulated store; the gateway's simulator with the same
+    /// seed enrols the same shoppers.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// EID rotation exponent of the shoppers' phones.
+    #[arg(long, default_value_t = 10)]
+    pub rotation_exponent: u8,
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The layout did not load.
+    #[error(transparent)]
+    Layout(#[from] crate::layout::LayoutError),
+    /// The anchor is not in the layout.
+    #[error("anchor {0:?} is not in the layout")]
+    UnknownAnchor(String),
+    /// A bad argument.
+    #[error("{0}")]
+    Argument(String),
+    /// The flash file could not be used.
+    #[error("{path}: {source}")]
+    Flash {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: super::file_flash::FileFlashError,
+    },
+}
+
+/// Runs the node until `shutdown`.
+pub async fn run(args: EmulatorArgs, shutdown: CancellationToken) -> Result<(), EmulatorError> {
+    let layout = match &args.layout {
+        Some(path) => Layout::load(path)?,
+        None => demo_layout(),
+    };
+    let Some(anchor) = layout.anchors.iter().find(|a| a.id == args.anchor) else {
+        return Err(EmulatorError::UnknownAnchor(args.anchor));
+    };
+    let anchor: Arc<str> = Arc::from(anchor.id.as_str());
+    let rotation = RotationExponent::new(args.rotation_exponent)
+        .map_err(|e| EmulatorError::Argument(format!("--rotation-exponent: {e}")))?;
+    if !(0.0..=1.0).contains(&args.opted_in_share) {
+        return Err(EmulatorError::Argument(format!(
+            "--opted-in-share: {} is not in 0..=1",
+            args.opted_in_share
+        )));
+    }
+    let flash_err = |source| EmulatorError::Flash {
+        path: args.flash.display().to_string(),
+        source,
+    };
+    // Checked before anything starts, so a bad file is reported at once.
+    drop(FileFlash::open(&args.flash, FLASH_PAGES).map_err(flash_err)?);
+
+    let store = SimulatedStore::new(
+        layout,
+        args.shoppers,
+        args.seed,
+        args.opted_in_share,
+        rotation,
+    );
+    let mut air = Air::new();
+    let radio = air.radio(anchor.clone());
+    let (tx, rx) = mpsc::channel(1024);
+    let store_stop = shutdown.clone();
+    let store_task = tokio::spawn(async move {
+        if let Err(error) = store.run(tx, store_stop).await {
+            tracing::error!(%error, "simulated store stopped");
+        }
+    });
+    let air_task = tokio::spawn(carry(rx, air));
+
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(serve(args, anchor, radio, shutdown.clone()))
+        .await?;
+    shutdown.cancel();
+    let _ = store_task.await;
+    let _ = air_task.await;
+    Ok(())
+}
+
+/// Puts what the simulated store's anchors hear on the air, where the
+/// nodes that are those anchors pick it up; what no node is, is dropped.
+pub async fn carry(mut sightings: mpsc::Receiver<SourceSighting>, air: Air) -> AirCounts {
+    let mut counts = AirCounts::default();
+    while let Some(s) = sightings.recv().await {
+        let Subject::Advert {
+            adv,
+            address: Some(address),
+        } = &s.subject
+        else {
+            continue;
+        };
+        match air.deliver(&s.anchor, random_address(*address), adv, s.rssi) {
+            Delivery::Queued => counts.queued += 1,
+            Delivery::Lost => counts.lost += 1,
+            Delivery::NoSuchNode => counts.unheard += 1,
+        }
+    }
+    counts
+}
+
+/// What [`carry`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AirCounts {
+    /// Packets queued at a node's radio.
+    pub queued: u64,
+    /// Packets lost because the node's radio was busy.
+    pub lost: u64,
+    /// Packets at anchors that are not nodes.
+    pub unheard: u64,
+}
+
+/// Boots the node, and boots it again after its link is lost, until
+/// `shutdown`.
+async fn serve(
+    args: EmulatorArgs,
+    anchor: Arc<str>,
+    mut radio: MediumRadio,
+    shutdown: CancellationToken,
+) -> Result<(), EmulatorError> {
+    let seed = crate::fnv1a(&anchor);
+    loop {
+        let link = loop {
+            match SerialLink::open(&args.port) {
+                Ok(link) => break link,
+                Err(error) => {
+                    tracing::warn!(port = %args.port.display(), %error, "waiting for the serial device");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(REOPEN_AFTER) => {}
+                    }
+                }
+            }
+        };
+        let flash =
+            FileFlash::open(&args.flash, FLASH_PAGES).map_err(|source| EmulatorError::Flash {
+                path: args.flash.display().to_string(),
+                source,
+            })?;
+        tracing::info!(port = %args.port.display(), anchor = %anchor, "node booted");
+        let node = aisle_firmware::Node {
+            radio: &mut radio,
+            led: CountingLed::default(),
+            delay: TokioDelay,
+            link,
+            flash,
+            #[allow(clippy::cast_possible_truncation)] // two pages
+            flash_range: 0..(FLASH_PAGES * PAGE) as u32,
+            clock: HostClock::new(),
+            sensors: SteadySensors::default(),
+            seed,
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            error = aisle_firmware::run(node) => {
+                tracing::warn!(?error, "node stopped; rebooting");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(REOPEN_AFTER) => {}
+        }
+    }
+}
