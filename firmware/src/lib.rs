@@ -12,7 +12,7 @@
 //! A board (or a host emulator, or a test) fills a [`Node`] with its
 //! peripherals and awaits [`run`]:
 //!
-//! ```ignore
+//! ```text
 //! let node = Node { radio, led, delay, link, flash, flash_range: 0..16384,
 //!                   clock, sensors, seed };
 //! let error = aisle_firmware::run(node).await; // only on a fatal error

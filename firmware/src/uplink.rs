@@ -3,7 +3,7 @@
 
 use aisle_protocol::link::{
     Configure, Direction, LinkDeframer, MAX_WIRE_LEN, Message, Provision, ReplayGuard, Sealer,
-    open_frame,
+    UnverifiedFrame,
 };
 use embedded_io_async::Write;
 use embedded_storage_async::nor_flash::NorFlash;
@@ -121,9 +121,20 @@ impl Uplink {
                 }
                 Feed::Dropped { rest, .. } => input = rest,
                 Feed::Frame { frame, rest } => {
-                    let opened = open_frame(key, Direction::GatewayToNode, &mut self.guard, frame);
+                    // Another node's frame is refused before it is opened,
+                    // so its counter cannot move this node's replay guard.
+                    let opened = UnverifiedFrame::parse(frame)
+                        .and_then(|f| {
+                            if f.claimed_header().node_id == node_id {
+                                Ok(f)
+                            } else {
+                                Err(aisle_protocol::Error::WrongKind {
+                                    expected: "a frame for this node",
+                                })
+                            }
+                        })
+                        .and_then(|f| f.open(key, Direction::GatewayToNode, &mut self.guard));
                     let command = match opened {
-                        Ok((header, _)) if header.node_id != node_id => None,
                         Ok((header, Message::Configure(configure))) => Some(Command::Configure {
                             configure,
                             counter: header.counter,

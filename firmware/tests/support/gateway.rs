@@ -57,7 +57,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// A gateway attaching now: it reads what the node writes from here on.
     pub fn new(sim: &Sim, key: NodeKey, node_id: u32) -> Self {
+        let read = sim.0.borrow().from_node.len();
         Self {
             sim: sim.clone(),
             key,
@@ -65,7 +67,7 @@ impl Gateway {
             downlink: Sealer::new(key, node_id, Direction::GatewayToNode),
             uplink_guard: ReplayGuard::new(),
             deframer: LinkDeframer::new(),
-            read: 0,
+            read,
             refused: Vec::new(),
             sent: Vec::new(),
         }
