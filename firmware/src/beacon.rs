@@ -115,7 +115,7 @@ impl Beacon {
         // From the event's schedule, not from now, so the interval does not
         // drift by however long the event took.
         let interval = u64::from(settings.adv_interval_ms) + adv_delay;
-        self.next_event_ms = (self.next_event_ms + interval).max(now);
+        self.next_event_ms = self.next_event_ms.saturating_add(interval).max(now);
         Ok(true)
     }
 

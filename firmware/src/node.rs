@@ -174,7 +174,7 @@ where
                 // Whatever was in flight is damaged: drop it and count it.
                 st.uplink.deframer.reset();
                 st.uplink.reject();
-                st.link_quiet_until_ms = clock.now_ms() + LINK_ERROR_PAUSE_MS;
+                st.link_quiet_until_ms = clock.now_ms().saturating_add(LINK_ERROR_PAUSE_MS);
             }
         }
     }
@@ -208,7 +208,7 @@ async fn boot<F: NorFlash, RE, LE>(
         record,
         scanner: Scanner::new(now),
         beacon: Beacon::new(static_random_address(rng.next_u64()), rng.next_u64(), now),
-        status_due_ms: now + STATUS_INTERVAL_MS,
+        status_due_ms: now.saturating_add(STATUS_INTERVAL_MS),
         led_off_ms: None,
         link_quiet_until_ms: 0,
     })
@@ -229,7 +229,10 @@ async fn duties<L: Write, F: NorFlash, Led: OutputPin, C: Clock, S: Sensors, RE>
     let scanning = settings.is_provisioned() && settings.role == Role::Scanner;
     if now >= st.status_due_ms {
         send_status(st, link, store, clock, sensors).await?;
-        st.status_due_ms = (st.status_due_ms + STATUS_INTERVAL_MS).max(now + 1);
+        st.status_due_ms = st
+            .status_due_ms
+            .saturating_add(STATUS_INTERVAL_MS)
+            .max(now.saturating_add(1));
     }
     if scanning && now >= st.scanner.window_end_ms(settings.scan_window_ms) {
         if settings.scan_window_ms > 0 {
@@ -366,7 +369,7 @@ async fn send_batches<L: Write, F: NorFlash, RE>(
 
 fn blink<Led: OutputPin>(st: &mut State, led: &mut Led, now: u64) {
     let _ = led.set_high();
-    st.led_off_ms = Some(now + LED_BLINK_MS);
+    st.led_off_ms = Some(now.saturating_add(LED_BLINK_MS));
 }
 
 /// A static random device address (Core spec v5.4, Vol 6 Part B 1.3.2.1):

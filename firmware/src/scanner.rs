@@ -54,7 +54,7 @@ impl Scanner {
 
     /// When the window of `window_ms` closes.
     pub(crate) fn window_end_ms(&self, window_ms: u16) -> u64 {
-        self.window_start_ms + u64::from(window_ms)
+        self.window_start_ms.saturating_add(u64::from(window_ms))
     }
 
     /// Listens until the next packet, the end of this channel's share of the
@@ -81,12 +81,14 @@ impl Scanner {
             .get(index)
             .copied()
             .unwrap_or(Channel::ADV_39);
-        let share_end = self.window_start_ms + share * (u64::try_from(index).unwrap_or(2) + 1);
+        let share_end = self
+            .window_start_ms
+            .saturating_add(share * (u64::try_from(index).unwrap_or(2) + 1));
         let stop = share_end
             .min(self.window_end_ms(window_ms))
             .min(until_ms)
-            .max(now + 1);
-        let timeout_us = ms_u32(stop - now).saturating_mul(1000);
+            .max(now.saturating_add(1));
+        let timeout_us = ms_u32(stop.saturating_sub(now)).saturating_mul(1000);
         let mut buf = [0u8; MAX_AIR_PACKET_LEN];
         let Some(reception) = radio.receive(channel, timeout_us, &mut buf).await? else {
             return Ok(false);

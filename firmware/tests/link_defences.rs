@@ -212,3 +212,41 @@ fn closed_link_ends_the_run() {
         Err(Error::LinkClosed)
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever arrives on the link or the air, the node neither panics nor
+    /// stops nor takes it for a command, and it still obeys the gateway.
+    #[test]
+    fn garbage_on_link_and_air_changes_nothing(
+        chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 0..12),
+        air_seed in proptest::prelude::any::<u64>(),
+    ) {
+        let mut medium = Medium::new(air_seed);
+        medium.add_noise(3000, 3_000);
+        let sim = Sim::new(medium);
+        let mut flash = Flash::new();
+        provisioned(&mut flash, &sim, 250);
+        let mut gateway = Gateway::new(&sim, KEY, NODE);
+        let node = sim.node(&mut flash, (0.0, 0.0), air_seed);
+        let script = async {
+            for chunk in &chunks {
+                gateway.inject(chunk);
+                sim.sleep_ms(97).await;
+            }
+            let before = gateway.receive();
+            // A delimiter ends whatever junk is pending; then a real command.
+            gateway.inject(&[0]);
+            gateway.send(&Message::Configure(window(600)));
+            sim.sleep_ms(2_000).await;
+            (before, gateway.receive())
+        };
+        let (before, after) = sim.run_node(node, script, 60_000).unwrap();
+        proptest::prop_assert_eq!(hello_count(&before), 1);
+        proptest::prop_assert_eq!(hello_count(&after), 1);
+        let kept = sim.block_on(settings::load(&mut flash, FLASH_RANGE), 1).unwrap();
+        proptest::prop_assert_eq!(kept.scan_window_ms, 600);
+        proptest::prop_assert!(gateway.refused.is_empty());
+    }
+}
