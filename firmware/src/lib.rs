@@ -35,6 +35,10 @@
 //!   each of channels 37, 38, 39; packets are de-whitened, CRC-checked and
 //!   decoded; aggregates per (identity, channel) go out as `SightingBatch`
 //!   frames when the window closes.
+//!   A window holds at most [`SIGHTING_CAPACITY`] aggregates; when it is
+//!   full a stronger newcomer evicts the weakest (by mean RSSI) and a weaker
+//!   one is refused. `Status.queue_drops` counts the advertisements lost so,
+//!   `Status.adverts_seen` the intact ones heard.
 //! - **Link**: `Status` every [`STATUS_INTERVAL_MS`]; `Configure` and
 //!   `Provision` are persisted, applied and answered with `Hello` (the
 //!   gateway's acknowledgement). `Hello` is sent at start and after each

@@ -324,6 +324,9 @@ async fn send_status<L: Write, F: NorFlash, C: Clock, S: Sensors, RE>(
     sensors: &mut S,
 ) -> Result<(), Error<RE, L::Error, F::Error>> {
     let counters = st.scanner.counters;
+    // Status has no field for packets that failed their CRC; a probe shows them.
+    #[cfg(feature = "defmt")]
+    defmt::debug!("CRC errors since start: {=u32}", counters.crc_errors);
     let status = Message::Status(Status {
         uptime_s: u32::try_from(clock.now_ms() / 1000).unwrap_or(u32::MAX),
         battery_mv: sensors.battery_mv(),

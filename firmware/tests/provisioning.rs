@@ -223,3 +223,23 @@ fn store(sim: &Sim, flash: &mut Flash, settings: &Settings) {
 fn load(sim: &Sim, flash: &mut Flash) -> Settings {
     sim.block_on(settings::load(flash, FLASH_RANGE), 1).unwrap()
 }
+
+#[test]
+fn settings_outside_configure_ranges_are_not_stored() {
+    let sim = Sim::new(Medium::new(1));
+    let mut flash = Flash::new();
+    let bad = Settings {
+        adv_interval_ms: 5,
+        ..provisioned()
+    };
+    assert_eq!(
+        sim.block_on(settings::store(&mut flash, FLASH_RANGE, &bad), 1),
+        Err(settings::StorageError::Invalid)
+    );
+    assert_eq!(load(&sim, &mut flash), Settings::FACTORY);
+    let too_small = 0..4096;
+    assert_eq!(
+        sim.block_on(settings::load(&mut flash, too_small), 1),
+        Err(settings::StorageError::Range)
+    );
+}
