@@ -290,11 +290,21 @@ async fn obey<L: Write, F: NorFlash, C: Clock, RE>(
                 st.uplink.reject();
                 return Ok(());
             }
+            // Under a new key both counters start over. Under the key it
+            // already holds (a gateway repeating itself) they go on: starting
+            // over would reuse counters under one key.
+            let same_key = provision.key == st.record.settings.key;
             st.record.settings.node_id = provision.node_id;
             st.record.settings.key = provision.key;
-            st.record.downlink_last = 0;
+            if !same_key {
+                st.record.downlink_last = 0;
+            }
             store.set_record(&st.record).await.map_err(Error::Storage)?;
-            st.uplink.rekey(store, &st.record).await?;
+            if same_key {
+                st.uplink.rename(provision.key, provision.node_id);
+            } else {
+                st.uplink.rekey(store, &st.record).await?;
+            }
             st.scanner.start_window(now);
             st.beacon.restart(now);
         }

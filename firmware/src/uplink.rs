@@ -80,6 +80,16 @@ impl Uplink {
         Ok(())
     }
 
+    /// Takes a new node id under the same key: the counters go on.
+    pub(crate) fn rename(&mut self, key: [u8; 16], node_id: u32) {
+        self.sealer = Sealer::resume(
+            key,
+            node_id,
+            Direction::NodeToGateway,
+            self.sealer.next_counter(),
+        );
+    }
+
     /// Seals `message` and writes it to the link, reserving a new block of
     /// counters in flash first when the reserved ones are used up.
     pub(crate) async fn send<L: Write, S: NorFlash, RE>(

@@ -146,6 +146,25 @@ fn provisioned_node_is_rekeyed_only_under_its_own_key() {
     assert_eq!(hellos(&rekeyed), [(8, 1, Role::Scanner)]);
     let kept = load(&sim, &mut flash);
     assert_eq!((kept.node_id, kept.key), (8, new_key));
+
+    // The same key again (a gateway repeating itself): the counter goes on,
+    // since starting over would reuse counters under that key.
+    let node = sim.node(&mut flash, (0.0, 0.0), 2);
+    let script = async {
+        sim.sleep_ms(100).await;
+        let before = gateway.receive();
+        gateway.send(&Message::Provision(Provision {
+            node_id: 9,
+            key: new_key,
+        }));
+        gateway.rekey(new_key, 9);
+        sim.sleep_ms(100).await;
+        (before, gateway.receive())
+    };
+    let (before, repeated) = sim.run_node(node, script, 10_000).unwrap();
+    let last = before.last().unwrap().header().counter;
+    assert_eq!(hellos(&repeated), [(9, last + 1, Role::Scanner)]);
+    assert_eq!(load(&sim, &mut flash).node_id, 9);
 }
 
 #[test]
