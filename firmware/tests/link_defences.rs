@@ -10,8 +10,8 @@ use aisle_firmware::protocol::link::{
     encode_frame,
 };
 use aisle_firmware::settings::{self, Settings};
-use aisle_firmware::{COUNTER_BLOCK, Error, STATUS_INTERVAL_MS};
-use support::{Emitter, FLASH_RANGE, Flash, Gateway, Heard, Medium, Sim};
+use aisle_firmware::{COUNTER_BLOCK, Error, SCAN_SLICE_MS, STATUS_INTERVAL_MS};
+use support::{Emitter, FLASH_RANGE, Flash, Gateway, Heard, Medium, Sim, UART_BYTE_US};
 
 const KEY: [u8; 16] = *b"aisle-3 node key";
 const NODE: u32 = 31;
@@ -135,7 +135,8 @@ fn replayed_configure_is_refused_after_a_restart_too() {
     let script = async {
         gateway.send(&Message::Configure(window(700)));
         gateway.send(&Message::Configure(window(800)));
-        sim.sleep_ms(100).await;
+        // Each waits for the listen in progress: at most 100 ms.
+        sim.sleep_ms(2 * SCAN_SLICE_MS + 50).await;
         gateway.receive();
     };
     sim.run_node(node, script, 10_000).unwrap();
@@ -249,4 +250,76 @@ proptest::proptest! {
         proptest::prop_assert_eq!(kept.scan_window_ms, 600);
         proptest::prop_assert!(gateway.refused.is_empty());
     }
+}
+
+#[test]
+fn a_flooded_link_does_not_silence_the_radio() {
+    let sim = Sim::new(Medium::new(8));
+    let mut flash = Flash::new();
+    let settings = Settings {
+        node_id: NODE,
+        key: KEY,
+        role: Role::Beacon,
+        adv_interval_ms: 100,
+        identity: BeaconIdentity::IBeacon {
+            uuid: [1; 16],
+            major: 1,
+            minor: 2,
+        },
+        ..Settings::FACTORY
+    };
+    sim.block_on(settings::store(&mut flash, FLASH_RANGE, &settings), 1)
+        .unwrap();
+    let mut gateway = Gateway::new(&sim, KEY, NODE);
+    let node = sim.node(&mut flash, (0.0, 0.0), 1);
+    // 3 s of bytes back to back: the link always has something to read
+    // before a packet is on the air (328 µs).
+    let flood: Vec<u8> = (0..3_000_000 / UART_BYTE_US)
+        .map(|i| u8::try_from(i % 251).unwrap() | 1)
+        .collect();
+    let script = async {
+        gateway.inject(&flood);
+        gateway.inject(&[0]);
+        gateway.send(&Message::Configure(window(600)));
+        sim.sleep_ms(3_100).await;
+        gateway.receive()
+    };
+    let heard = sim.run_node(node, script, 10_000).unwrap();
+    // 3 s at 100 ms plus advDelay: about 28 events of 3 packets, each
+    // event late by at most the streak of reads before it.
+    let packets = sim.0.borrow().transmitted.len();
+    assert!(packets >= 3 * 25, "{packets} packets");
+    // And the gateway still gets through afterwards.
+    assert_eq!(hello_count(&heard), 2);
+}
+
+#[test]
+fn a_flooded_link_does_not_deafen_the_scanner() {
+    let heard = |flood: bool| {
+        let mut medium = Medium::new(9);
+        for seed in 0..4 {
+            medium.add(&Emitter::phone(seed, (1.0, 2.0)), 4_000, None);
+        }
+        let sim = Sim::new(medium);
+        let mut flash = Flash::new();
+        provisioned(&mut flash, &sim, 300);
+        let gateway = Gateway::new(&sim, KEY, NODE);
+        let node = sim.node(&mut flash, (0.0, 0.0), 1);
+        let bytes: Vec<u8> = (0..3_000_000 / UART_BYTE_US)
+            .map(|i| u8::try_from(i % 251).unwrap() | 1)
+            .collect();
+        let script = async {
+            if flood {
+                gateway.inject(&bytes);
+            }
+            sim.sleep_ms(3_000).await;
+        };
+        sim.run_node(node, script, 10_000).unwrap();
+        sim.0.borrow().received.len()
+    };
+    let quiet = heard(false);
+    let flooded = heard(true);
+    assert!(quiet > 30, "{quiet}");
+    // Listening is never cut short by link traffic, so the same packets are heard.
+    assert_eq!(flooded, quiet);
 }

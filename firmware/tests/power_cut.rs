@@ -70,8 +70,16 @@ fn boot_and_configure(sim: &Sim, flash: &mut Flash) -> bool {
     let node = sim.node(flash, (0.0, 0.0), 1);
     let script = async {
         sim.sleep_ms(10).await;
+        gateway.receive();
         gateway.send(&Message::Configure(new_configure()));
-        sim.sleep_ms(10).await;
+        // Until the acknowledgement: the node has written all it will.
+        while !gateway
+            .receive()
+            .iter()
+            .any(|h| matches!(h, Heard::Hello(..)))
+        {
+            sim.sleep_ms(5).await;
+        }
     };
     match sim.run_node(node, script, 10_000) {
         Ok(()) => false,
