@@ -8,7 +8,7 @@ use aisle_firmware::protocol::link::{
     BeaconIdentity, Configure, FACTORY_KEY, Message, Provision, Role, UNPROVISIONED_NODE_ID,
 };
 use aisle_firmware::settings::{self, Settings};
-use aisle_firmware::{FIRMWARE, STATUS_INTERVAL_MS};
+use aisle_firmware::{FIRMWARE, LED_BLINK_MS, STATUS_INTERVAL_MS};
 use support::{Emitter, FLASH_RANGE, Flash, Gateway, Heard, Medium, Sim};
 
 const KEY: [u8; 16] = *b"shelf node key 7";
@@ -203,6 +203,22 @@ fn configure_is_acknowledged_applied_persisted_and_kept_across_restart() {
     }
     let kept = load(&sim, &mut flash);
     assert_eq!(kept.configuration(), beacon_configure());
+    {
+        // The LED blinks on activity: dark again LED_BLINK_MS after it was
+        // last lit (to the clock's millisecond).
+        let w = sim.0.borrow();
+        assert!(w.led.iter().any(|&(t, on)| on && t >= sent_at));
+        let mut last_lit = None;
+        for &(t, on) in &w.led {
+            if on {
+                last_lit = Some(t);
+            } else {
+                let since = t - last_lit.unwrap();
+                let blink = LED_BLINK_MS * 1000;
+                assert!((blink - 1000..=blink + 1000).contains(&since), "{since} µs");
+            }
+        }
+    }
 
     // After a restart: the same settings, and the counter moves on.
     let last_counter = gateway_last(&gateway);
