@@ -1,5 +1,6 @@
-//! The node's main loop: one role's radio work raced against the link, with
-//! `Status`, batches and the LED handled between steps.
+//! The node's main loop: the role's radio steps, each run to its end with
+//! the link read beside it, and `Status`, batches, commands and the LED
+//! handled between steps.
 
 use core::convert::Infallible;
 use core::pin::pin;
@@ -22,9 +23,9 @@ use crate::settings::{Record, Settings, StorageError, Store};
 use crate::uplink::{Command, Uplink};
 use crate::{Error, Node};
 
-/// Seconds between two `Status` frames. The gateway calls a node offline
-/// after three missed ones, so 10 s finds a dead node within half a minute
-/// for 24 bytes every 10 s on the link.
+/// Time between two `Status` frames. A gateway that waits for three missed
+/// ones before it calls a node offline knows within half a minute, for a
+/// 45-byte frame every 10 s on the link.
 pub const STATUS_INTERVAL_MS: u64 = 10_000;
 
 /// How long the LED stays lit for one burst of activity.
