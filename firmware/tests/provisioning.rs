@@ -73,8 +73,13 @@ fn unprovisioned_node_only_greets_until_provisioned() {
         let before = gateway.receive();
         let listened_before = sim.0.borrow().receive_calls;
 
-        // Anyone can seal under the factory key, so Configure is refused.
+        // Anyone can seal under the factory key, so Configure is refused;
+        // node id 0 is no id to provision.
         gateway.send(&Message::Configure(beacon_configure()));
+        gateway.send(&Message::Provision(Provision {
+            node_id: 0,
+            key: KEY,
+        }));
         sim.sleep_ms(STATUS_INTERVAL_MS).await;
         let after_configure = gateway.receive();
 
@@ -103,7 +108,7 @@ fn unprovisioned_node_only_greets_until_provisioned() {
     assert!(hellos(&after_configure).is_empty(), "{after_configure:?}");
     let status = statuses(&after_configure);
     assert_eq!(status.len(), 1);
-    assert_eq!(status[0].frames_rejected, 1);
+    assert_eq!(status[0].frames_rejected, 2);
     assert_eq!(load(&sim, &mut flash).role, Role::Scanner);
 
     // Under the new key from counter 1, scanning.
