@@ -188,7 +188,8 @@ impl NodeLinks {
                     self.stats.sighting();
                 }
             }
-            Message::Configure(_) => return Err(Rejection::WrongDirection),
+            // `open` refuses gateway-to-node messages in a node-to-gateway frame.
+            Message::Configure(_) | Message::Provision(_) => return Err(Rejection::WrongDirection),
         }
         Ok(())
     }
