@@ -76,29 +76,25 @@ pub fn provision(
     port: &Path,
     anchor: Option<&str>,
     rekey: Option<u32>,
-    desired: NodeSettings,
+    desired: &NodeSettings,
     timeout: Duration,
 ) -> Result<Provisioned, NodeCommandError> {
-    let (current_key, current_id, node_id, anchor) = match rekey {
-        Some(id) => {
-            let entry = registry
-                .nodes()
-                .get(id)
-                .ok_or(RegistryError::UnknownNode(id))?;
-            let anchor = anchor.map_or_else(|| entry.anchor.clone(), str::to_owned);
-            (entry.key(), id, id, anchor)
-        }
-        None => {
-            let anchor = anchor.ok_or_else(|| {
-                NodeCommandError::Refused("a new node needs --anchor".into())
-            })?;
-            (
-                FACTORY_KEY,
-                UNPROVISIONED_NODE_ID,
-                registry.nodes().next_id(),
-                anchor.to_owned(),
-            )
-        }
+    let (current_key, current_id, node_id, anchor) = if let Some(id) = rekey {
+        let entry = registry
+            .nodes()
+            .get(id)
+            .ok_or(RegistryError::UnknownNode(id))?;
+        let anchor = anchor.map_or_else(|| entry.anchor.clone(), str::to_owned);
+        (entry.key(), id, id, anchor)
+    } else {
+        let anchor =
+            anchor.ok_or_else(|| NodeCommandError::Refused("a new node needs --anchor".into()))?;
+        (
+            FACTORY_KEY,
+            UNPROVISIONED_NODE_ID,
+            registry.nodes().next_id(),
+            anchor.to_owned(),
+        )
     };
     if let Some(other) = registry
         .nodes()
@@ -123,18 +119,15 @@ pub fn provision(
     let mut guard = ReplayGuard::new();
     let hello = wait_for_hello(&mut tty, port, node_id, &key, &mut guard, timeout)?;
     registry.update(|nodes| {
-        match rekey {
-            Some(id) => {
-                let entry = nodes.get_mut(id)?;
-                entry.set_key(key);
-                entry.anchor.clone_from(&anchor);
-                entry.uplink_last = guard.last();
-            }
-            None => {
-                let mut entry = NodeEntry::new(node_id, anchor.clone(), key, desired.clone());
-                entry.uplink_last = guard.last();
-                nodes.nodes.push(entry);
-            }
+        if let Some(id) = rekey {
+            let entry = nodes.get_mut(id)?;
+            entry.set_key(key);
+            entry.anchor.clone_from(&anchor);
+            entry.uplink_last = guard.last();
+        } else {
+            let mut entry = NodeEntry::new(node_id, anchor.clone(), key, desired.clone());
+            entry.uplink_last = guard.last();
+            nodes.nodes.push(entry);
         }
         Ok(())
     })?;

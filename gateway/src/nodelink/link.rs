@@ -113,7 +113,11 @@ impl NodeLinks {
         if id == 0 {
             return Err(Rejection::Unprovisioned);
         }
-        let entry = self.registry.nodes().get(id).ok_or(Rejection::UnknownNode)?;
+        let entry = self
+            .registry
+            .nodes()
+            .get(id)
+            .ok_or(Rejection::UnknownNode)?;
         let key = entry.key();
         let uplink_last = entry.uplink_last;
         let runtime = self.nodes.entry(id).or_insert_with(|| NodeRuntime {
@@ -162,7 +166,13 @@ impl NodeLinks {
                 self.acknowledge(claimed, hello.role, now);
             }
             Message::Status(status) => {
-                tracing::debug!(node = claimed, uptime_s = status.uptime_s, battery_mv = status.battery_mv, queue_drops = status.queue_drops, "node status");
+                tracing::debug!(
+                    node = claimed,
+                    uptime_s = status.uptime_s,
+                    battery_mv = status.battery_mv,
+                    queue_drops = status.queue_drops,
+                    "node status"
+                );
                 runtime.live.status = Some(status);
             }
             Message::SightingBatch(batch) => {
@@ -260,7 +270,10 @@ impl NodeLinks {
                 Ok(frame) => {
                     tracing::info!(node = id, port, attempt = attempts, settings = ?desired, "configure sent");
                     if attempts == CONFIGURE_ATTEMPTS {
-                        tracing::warn!(node = id, "last configure attempt until its settings change");
+                        tracing::warn!(
+                            node = id,
+                            "last configure attempt until its settings change"
+                        );
                     }
                     self.stats.configure_sent();
                     if let Some(runtime) = self.nodes.get_mut(&id) {
@@ -325,7 +338,9 @@ impl NodeLinks {
         let keys: HashMap<u32, NodeKey> = self.nodes.iter().map(|(id, n)| (*id, n.key)).collect();
         self.registry.update(|nodes| {
             for (id, uplink_last, last) in dirty {
-                let Ok(entry) = nodes.get_mut(id) else { continue };
+                let Ok(entry) = nodes.get_mut(id) else {
+                    continue;
+                };
                 // Re-keyed by another process meanwhile: these counters are
                 // the old key's.
                 if keys.get(&id) != Some(&entry.key()) {
@@ -388,9 +403,12 @@ fn last_state(live: &NodeLive) -> LastState {
     let status = live.status.as_ref();
     LastState {
         seen: live.last_seen.unwrap_or_default(),
-        firmware: live
-            .hello
-            .map(|h| format!("{}.{}.{}", h.firmware.major, h.firmware.minor, h.firmware.patch)),
+        firmware: live.hello.map(|h| {
+            format!(
+                "{}.{}.{}",
+                h.firmware.major, h.firmware.minor, h.firmware.patch
+            )
+        }),
         role: live.hello.map(|h| match h.role {
             Role::Beacon => RoleName::Beacon,
             Role::Scanner => RoleName::Scanner,
@@ -454,9 +472,9 @@ impl PortReceiver {
                         Ok(()) => links.stats.accept(),
                         Err(rejection) => {
                             links.stats.reject(rejection);
-                            let node = frame.get(2..6).map(|b| {
-                                u32::from_le_bytes(b.try_into().unwrap_or_default())
-                            });
+                            let node = frame
+                                .get(2..6)
+                                .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
                             rejection.log(&self.port, node);
                         }
                     }

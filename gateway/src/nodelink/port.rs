@@ -146,7 +146,10 @@ fn serve(
         match port.read(&mut buf) {
             Ok(0) => return Some("end of file".into()),
             Ok(n) => {
-                if events.blocking_send(PortEvent::Bytes(buf[..n].to_vec())).is_err() {
+                if events
+                    .blocking_send(PortEvent::Bytes(buf[..n].to_vec()))
+                    .is_err()
+                {
                     return None;
                 }
             }
@@ -161,10 +164,10 @@ fn serve(
 }
 
 fn sleep_unless_stopped(total: Duration, stop: &CancellationToken) {
-    let step = Duration::from_millis(50);
+    let slice = Duration::from_millis(50);
     let mut slept = Duration::ZERO;
     while slept < total && !stop.is_cancelled() {
-        std::thread::sleep(step);
-        slept += step;
+        std::thread::sleep(slice);
+        slept += slice;
     }
 }

@@ -140,7 +140,10 @@ impl NodeSettings {
             identity,
         };
         if !Configure::TX_POWER_DBM.contains(&self.tx_power_dbm) {
-            return Err(format!("tx_power_dbm {} is not in -127..=20", self.tx_power_dbm));
+            return Err(format!(
+                "tx_power_dbm {} is not in -127..=20",
+                self.tx_power_dbm
+            ));
         }
         if !Configure::ADV_INTERVAL_MS.contains(&self.adv_interval_ms) {
             return Err(format!(
@@ -340,7 +343,10 @@ impl Nodes {
                 ));
             }
             if self.nodes[..i].iter().any(|m| m.id == n.id) {
-                return Err(invalid(format!("node[{i}].id"), format!("{} listed twice", n.id)));
+                return Err(invalid(
+                    format!("node[{i}].id"),
+                    format!("{} listed twice", n.id),
+                ));
             }
             if n.anchor.is_empty() {
                 return Err(invalid(format!("node[{i}].anchor"), "is empty".into()));
@@ -352,7 +358,10 @@ impl Nodes {
                 ));
             }
             if parse_key(&n.key).is_none() {
-                return Err(invalid(format!("node[{i}].key"), "must be 32 hex digits".into()));
+                return Err(invalid(
+                    format!("node[{i}].key"),
+                    "must be 32 hex digits".into(),
+                ));
             }
             n.desired
                 .to_configure()

@@ -47,7 +47,10 @@ impl Rejection {
                 tracing::debug!(port, ?node, rejection = ?self, "node link frame dropped");
             }
             Rejection::Unprovisioned => {
-                tracing::info!(port, "unprovisioned node on the port: run `aisle node provision`");
+                tracing::info!(
+                    port,
+                    "unprovisioned node on the port: run `aisle node provision`"
+                );
             }
             _ => tracing::warn!(port, ?node, rejection = ?self, "node link frame refused"),
         }
