@@ -2,208 +2,26 @@
 //! pseudo-terminal: frames sealed with the protocol's `Sealer`, read by the
 //! gateway's source through the serial port code it runs in a store.
 
-use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aisle_gateway::nodelink::command::{self, NodeCommandError};
 use aisle_gateway::nodelink::port::PortError;
 use aisle_gateway::nodelink::{
-    LinkCounts, NodeEntry, NodeLinkSource, NodeSettings, Registry, RegistryError, RoleName,
+    LinkCounts, NodeLinkSource, NodeSettings, Registry, RegistryError, RoleName,
 };
 use aisle_gateway::pipeline::{SourceSighting, Subject};
 use aisle_protocol::beacon::{FrameKind, Identity};
 use aisle_protocol::link::{
-    BatchWriter, Configure, Direction, FACTORY_KEY, Feed, FirmwareVersion, Hello, LinkDeframer,
-    MAX_BODY_LEN, MAX_WIRE_LEN, Message, NodeKey, Provision, ReplayGuard, Role, Rssi, Sealer,
-    Sighting, Status, UnverifiedFrame, address_identity,
+    Direction, FACTORY_KEY, Hello, MAX_WIRE_LEN, Message, Role, Sealer, Status,
 };
-use aisle_protocol::ll::{AddressType, Channel, DeviceAddress};
-use serialport::{SerialPort as _, TTYPort};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const KEY: NodeKey = [0x5a; 16];
-const NODE: u32 = 7;
-const ANCHOR: &str = "shelf-a";
-const FIRMWARE: FirmwareVersion = FirmwareVersion {
-    major: 0,
-    minor: 1,
-    patch: 0,
-};
-
-/// A node as the firmware behaves on the link, scripted by the test: it
-/// holds the master side of a pty, the gateway the slave.
-struct ScriptedNode {
-    master: TTYPort,
-    /// The slave as `TTYPort::pair` opened it; kept so the pty stays up
-    /// until the gateway opens the slave itself.
-    _slave: TTYPort,
-    slave_path: PathBuf,
-    key: NodeKey,
-    id: u32,
-    uplink: Sealer,
-    downlink_guard: ReplayGuard,
-    deframer: LinkDeframer,
-}
-
-/// A message from the gateway, as the node opened it.
-#[derive(Debug, Clone, Copy)]
-enum Downlink {
-    Configure(Configure),
-    Provision(Provision),
-}
-
-impl ScriptedNode {
-    fn new(key: NodeKey, id: u32) -> Self {
-        let (master, slave) = TTYPort::pair().expect("a pty pair");
-        let slave_path = PathBuf::from(slave.name().expect("the slave's path"));
-        ScriptedNode {
-            master,
-            _slave: slave,
-            slave_path,
-            key,
-            id,
-            uplink: Sealer::new(key, id, Direction::NodeToGateway),
-            downlink_guard: ReplayGuard::new(),
-            deframer: LinkDeframer::new(),
-        }
-    }
-
-    /// Seals `message` and returns the wire bytes, without sending them.
-    fn seal(&mut self, message: &Message<'_>) -> Vec<u8> {
-        let mut buf = [0u8; MAX_WIRE_LEN];
-        let n = self.uplink.seal(message, &mut buf).unwrap();
-        buf[..n].to_vec()
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.master.write_all(bytes).unwrap();
-        self.master.flush().unwrap();
-    }
-
-    fn send(&mut self, message: &Message<'_>) -> Vec<u8> {
-        let bytes = self.seal(message);
-        self.write(&bytes);
-        bytes
-    }
-
-    fn hello(&mut self, role: Role) -> Vec<u8> {
-        self.send(&Message::Hello(Hello {
-            node_id: self.id,
-            firmware: FIRMWARE,
-            role,
-        }))
-    }
-
-    /// The next frame from the gateway that opens under the node's key,
-    /// within `timeout`.
-    fn downlink(&mut self, timeout: Duration) -> Option<Downlink> {
-        let deadline = Instant::now() + timeout;
-        let mut buf = [0u8; 1024];
-        while Instant::now() < deadline {
-            let n = match self.master.read(&mut buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-                Err(e) => panic!("node read: {e}"),
-            };
-            let mut input = &buf[..n];
-            loop {
-                match self.deframer.feed(input) {
-                    Feed::Pending => break,
-                    Feed::Dropped { rest, .. } => input = rest,
-                    Feed::Frame { frame, rest } => {
-                        input = rest;
-                        let opened = UnverifiedFrame::parse(frame).and_then(|f| {
-                            f.open(
-                                &self.key,
-                                Direction::GatewayToNode,
-                                &mut self.downlink_guard,
-                            )
-                        });
-                        match opened {
-                            Ok((_, Message::Configure(c))) => return Some(Downlink::Configure(c)),
-                            Ok((_, Message::Provision(p))) => return Some(Downlink::Provision(p)),
-                            Ok(_) | Err(_) => {}
-                        }
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// Takes a `Provision` as the firmware does: new id and key, uplink
-    /// counter from 1, then `Hello`.
-    fn apply(&mut self, p: Provision) {
-        self.key = p.key;
-        self.id = p.node_id;
-        self.uplink = Sealer::new(p.key, p.node_id, Direction::NodeToGateway);
-        self.downlink_guard = ReplayGuard::new();
-        self.hello(Role::Scanner);
-    }
-}
-
-fn phone_address(last: u8) -> DeviceAddress {
-    DeviceAddress {
-        kind: AddressType::Random,
-        bytes: [last, 0x11, 0x22, 0x33, 0x44, 0xc5],
-    }
-}
-
-const CART: [u8; 20] = [
-    0x42, 0x6c, 0x75, 0x65, 0x43, 0x68, 0x61, 0x72, 0x6d, 0x42, 0x65, 0x61, 0x63, 0x6f, 0x6e, 0x73,
-    0x0e, 0xfe, 0x13, 0x55,
-];
-
-/// A batch body: a phone by address at -61 dBm mean and a cart iBeacon.
-fn batch(node: &mut ScriptedNode, window_start_ms: u64) -> Vec<u8> {
-    let mut buf = [0u8; MAX_BODY_LEN];
-    let mut w = BatchWriter::new(&mut buf, window_start_ms);
-    let address = address_identity(phone_address(1));
-    w.push(&Sighting {
-        kind: FrameKind::Apple,
-        channel: Channel::new(37).unwrap(),
-        rssi: Rssi {
-            min: -70,
-            max: -55,
-            mean: -61,
-        },
-        count: 9,
-        identity: &address,
-    })
-    .unwrap();
-    w.push(&Sighting {
-        kind: FrameKind::IBeacon,
-        channel: Channel::new(38).unwrap(),
-        rssi: Rssi {
-            min: -80,
-            max: -72,
-            mean: -75,
-        },
-        count: 4,
-        identity: &CART,
-    })
-    .unwrap();
-    let batch = w.finish(1000);
-    node.seal(&Message::SightingBatch(batch))
-}
-
-fn registry_with_node(dir: &Path, key: NodeKey) -> Registry {
-    let mut registry = Registry::open(dir).unwrap();
-    registry
-        .update(|nodes| {
-            nodes.nodes.push(NodeEntry::new(
-                NODE,
-                ANCHOR.into(),
-                key,
-                NodeSettings::default(),
-            ));
-            Ok(())
-        })
-        .unwrap();
-    registry
-}
+use support::scripted_node::{Downlink, FIRMWARE, ScriptedNode};
+use support::{ANCHOR, CART, KEY, NODE, batch, phone_address, registry_with_node};
 
 struct RunningSource {
     source: NodeLinkSource,
@@ -324,13 +142,31 @@ async fn batches_become_sightings_from_the_nodes_anchor_and_hello_gets_its_confi
         (3, 2, 0)
     );
     assert_eq!(counts.configures_sent, 1);
+
+    // `aisle node configure` without a port: the running gateway notices the
+    // registry changed and configures the node, which is online.
+    let mut registry = Registry::open(dir.path()).unwrap();
+    let change = aisle_gateway::cli::node::SettingsChange {
+        tx_power: Some(-4),
+        ..Default::default()
+    };
+    aisle_gateway::cli::node::configure(&mut registry, NODE, &change, None, Duration::ZERO)
+        .unwrap();
+    let (mut node, configure) = downlink(node).await;
+    let Some(Downlink::Configure(c)) = configure else {
+        panic!("a Configure after the registry changed, got {configure:?}");
+    };
+    assert_eq!(c.tx_power_dbm, -4);
+    node.hello(Role::Scanner);
+    gateway.counts_until(|c| c.accepted >= 4).await;
     gateway.stop().await;
 
     // The acknowledgement and the last uplink counter are in the registry.
     let registry = Registry::open(dir.path()).unwrap();
     let entry = registry.nodes().get(NODE).unwrap();
-    assert_eq!(entry.acknowledged, Some(NodeSettings::default()));
-    assert_eq!(entry.uplink_last, 3);
+    assert_eq!(entry.acknowledged.as_ref(), Some(&entry.desired));
+    assert_eq!(entry.desired.tx_power_dbm, -4);
+    assert_eq!(entry.uplink_last, 4);
     assert_eq!(
         entry.last.as_ref().unwrap().firmware.as_deref(),
         Some("0.1.0")
@@ -602,61 +438,4 @@ async fn a_port_the_gateway_holds_is_busy_for_the_command_line() {
     );
     assert!(e.to_string().contains("busy"), "{e}");
     gateway.stop().await;
-}
-
-#[test]
-fn downlink_counters_are_never_reused_across_gateway_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    registry_with_node(dir.path(), KEY);
-    let mut node = ScriptedNode::new(KEY, NODE);
-    let port = node.slave_path.clone();
-    let mut seen = Vec::new();
-    // Each run is a new gateway process reading the registry afresh; none
-    // writes anything at exit, as after a crash.
-    for _ in 0..3 {
-        let mut registry = Registry::open(dir.path()).unwrap();
-        let firmware = std::thread::spawn(move || {
-            let mut node = node;
-            let got = node.downlink(Duration::from_secs(10));
-            node.hello(Role::Scanner);
-            let counter = node.downlink_guard.last();
-            (node, got, counter)
-        });
-        command::configure(&mut registry, NODE, &port, Duration::from_secs(10)).unwrap();
-        let (n, got, counter) = firmware.join().unwrap();
-        assert!(
-            got.is_some(),
-            "the node opened the Configure: its counter was new"
-        );
-        seen.push(counter);
-        node = n;
-    }
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
-}
-
-#[test]
-fn a_damaged_registry_is_a_clear_error_and_the_file_is_private() {
-    let dir = tempfile::tempdir().unwrap();
-    registry_with_node(dir.path(), KEY);
-    let path = dir.path().join("nodes.toml");
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(!text.contains("uplink_last = 0\nuplink"), "one entry");
-
-    std::fs::write(&path, &text[..text.len() / 2]).unwrap();
-    let e = Registry::open(dir.path()).unwrap_err().to_string();
-    assert!(e.starts_with(&path.display().to_string()), "{e}");
-    assert!(e.contains("line "), "{e}");
-
-    let bad_key = text.replace(&hex::encode(KEY), "5a5a");
-    std::fs::write(&path, bad_key).unwrap();
-    let e = Registry::open(dir.path()).unwrap_err().to_string();
-    assert!(e.contains("node[0].key: must be 32 hex digits"), "{e}");
-
-    let twice = format!("{text}\n{}", &text[text.find("[[node]]").unwrap()..]);
-    std::fs::write(&path, twice).unwrap();
-    let e = Registry::open(dir.path()).unwrap_err().to_string();
-    assert!(e.contains("node[1].id: 7 listed twice"), "{e}");
 }
