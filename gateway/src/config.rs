@@ -357,18 +357,7 @@ impl Config {
                 }
             }
         }
-        if let Some(second) = self
-            .sources
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| matches!(s, SourceSection::NodeLink { .. }))
-            .nth(1)
-        {
-            return Err(err(
-                &format!("source[{}]", second.0),
-                "only one node_link source: list every port in its devices".into(),
-            ));
-        }
+        one_node_link(&self.sources).map_err(|(key, r)| err(&key, r))?;
         crate::identify::Identifier::new(&self.identify, &shoppers, 0)
             .map_err(|e| err("identify", e.to_string()))?;
         self.engine
@@ -382,6 +371,22 @@ impl Config {
             broker,
             password,
         })
+    }
+}
+
+/// Only one `node_link` source: its ports share one registry.
+fn one_node_link(sources: &[SourceSection]) -> Result<(), (String, String)> {
+    match sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s, SourceSection::NodeLink { .. }))
+        .nth(1)
+    {
+        Some((i, _)) => Err((
+            format!("source[{i}]"),
+            "only one node_link source: list every port in its devices".into(),
+        )),
+        None => Ok(()),
     }
 }
 

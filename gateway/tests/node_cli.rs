@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 use std::time::Duration;
 
@@ -48,7 +49,6 @@ fn a_damaged_registry_is_a_clear_error_and_the_file_is_private() {
     let dir = tempfile::tempdir().unwrap();
     registry_with_node(dir.path(), KEY);
     let path = dir.path().join("nodes.toml");
-    use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     let text = std::fs::read_to_string(&path).unwrap();

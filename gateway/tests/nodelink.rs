@@ -194,8 +194,8 @@ async fn noise_truncation_replay_forgery_and_strangers_are_counted_and_never_acc
     node.write(&first);
     // Sealed with another key.
     let mut forger = ScriptedNode::new([0x66; 16], NODE);
-    let forged = batch(&mut forger, 3_000);
-    node.write(&forged);
+    let forgery = batch(&mut forger, 3_000);
+    node.write(&forgery);
     // A node the registry does not know, and a factory-fresh one.
     let mut stranger = ScriptedNode::new(KEY, 99);
     let strange = batch(&mut stranger, 3_000);
