@@ -338,7 +338,7 @@ impl Config {
                     }
                 }
                 SourceSection::NodeLink { devices, state_dir } => {
-                    check_node_link(i, devices, state_dir, &layout)
+                    crate::nodelink::check_source(i, devices, state_dir, &layout)
                         .map_err(|(key, r)| err(&key, r))?;
                 }
                 SourceSection::Recording { path, speed } => {
@@ -388,51 +388,6 @@ fn one_node_link(sources: &[SourceSection]) -> Result<(), (String, String)> {
         )),
         None => Ok(()),
     }
-}
-
-/// Checks a `node_link` source: ports listed once, and a registry (if
-/// there is one yet) that reads and names only anchors of the layout.
-fn check_node_link(
-    i: usize,
-    devices: &[PathBuf],
-    state_dir: &Path,
-    layout: &Layout,
-) -> Result<(), (String, String)> {
-    if devices.is_empty() {
-        return Err((
-            format!("source[{i}].devices"),
-            "list at least one port".into(),
-        ));
-    }
-    for (j, d) in devices.iter().enumerate() {
-        if devices[..j].contains(d) {
-            return Err((
-                format!("source[{i}].devices[{j}]"),
-                format!("{} listed twice", d.display()),
-            ));
-        }
-    }
-    if !state_dir
-        .join(crate::nodelink::registry::REGISTRY_FILE)
-        .exists()
-    {
-        return Ok(());
-    }
-    let key = format!("source[{i}].state_dir");
-    let registry =
-        crate::nodelink::Registry::open(state_dir).map_err(|e| (key.clone(), e.to_string()))?;
-    for node in &registry.nodes().nodes {
-        if !layout.anchors.iter().any(|a| a.id == node.anchor) {
-            return Err((
-                key,
-                format!(
-                    "node {} is anchor {:?}, which the store layout does not have",
-                    node.id, node.anchor
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn tracing_level_check(level: &str) -> Result<(), String> {

@@ -323,6 +323,48 @@ mod tests {
     }
 
     #[test]
+    fn what_a_node_heard_is_identified_like_an_advertisement() {
+        let layout = demo_layout();
+        let cart = [7u8; 20];
+        let identify = IdentifyConfig {
+            beacons: vec![crate::identify::KnownBeacon {
+                id: "cart-7".into(),
+                identity: format!("ibeacon:{}", hex::encode(cart)),
+            }],
+            ..IdentifyConfig::default()
+        };
+        let mut p = Pipeline::new(&layout, &identify, &[], EngineConfig::default(), NOW).unwrap();
+        let mut out = Vec::new();
+        let heard = |identity: Option<Identity>, address: Option<[u8; 6]>| SourceSighting {
+            ts: NOW,
+            anchor: layout.anchors[0].id.as_str().into(),
+            subject: Subject::Heard {
+                kind: identity.map_or(FrameKind::Apple, |i| i.kind()),
+                identity,
+                address,
+            },
+            rssi: -60.0,
+        };
+        let known = Identity::new(FrameKind::IBeacon, &cart).unwrap();
+        let id = p.observe(&heard(Some(known), None), &mut out).unwrap();
+        assert_eq!(id.and_then(|d| p.device_name(d)), Some("cart-7"));
+        // Another iBeacon, unlisted and without an address: only counted.
+        let other = Identity::new(FrameKind::IBeacon, &[8; 20]).unwrap();
+        assert_eq!(p.observe(&heard(Some(other), None), &mut out), Ok(None));
+        // A phone by its address: tracked under an internal name only.
+        let id = p
+            .observe(&heard(None, Some([1, 2, 3, 4, 5, 6])), &mut out)
+            .unwrap();
+        assert!(
+            id.and_then(|d| p.device_name(d))
+                .unwrap()
+                .starts_with("#anon:")
+        );
+        assert_eq!(p.anonymous_sightings(), 2);
+        assert_eq!(p.identify_counts().known, 1);
+    }
+
+    #[test]
     fn bad_sightings_are_refused_with_their_reason() {
         let layout = demo_layout();
         let mut p = Pipeline::new(
