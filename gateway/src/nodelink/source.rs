@@ -129,6 +129,9 @@ impl NodeLinkSource {
             }
         }
         stop.cancel();
+        // The thread may be waiting for room in the queue: closing it lets
+        // the thread see that no one listens, and end.
+        drop(events);
         if let Err(error) = self.lock().persist(wall_clock(), true) {
             tracing::error!(%error, "node registry not written at shutdown");
         }
