@@ -129,6 +129,17 @@ pub enum SourceSection {
         #[serde(default = "default_speed")]
         speed: f64,
     },
+    /// Shelf nodes on serial ports (USB CDC or UART), each node the anchor
+    /// the node registry names. At most one such source: list every port in it.
+    NodeLink {
+        /// The ports, such as `/dev/ttyACM0`. A port that is missing at
+        /// start or unplugged later is opened when it (re)appears.
+        devices: Vec<PathBuf>,
+        /// The directory holding the node registry (`nodes.toml`, written
+        /// by `aisle node provision`), relative to the configuration file.
+        #[serde(default = "default_state_dir")]
+        state_dir: PathBuf,
+    },
 }
 
 fn default_sim_shoppers() -> usize {
@@ -142,6 +153,9 @@ fn default_opted_in() -> f64 {
 }
 fn default_speed() -> f64 {
     1.0
+}
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("aisle-state")
 }
 
 /// The `[log]` table.
@@ -254,8 +268,10 @@ impl Config {
         }
         at(&mut self.mqtt.spool_dir);
         for s in &mut self.sources {
-            if let SourceSection::Recording { path, .. } = s {
-                at(path);
+            match s {
+                SourceSection::Recording { path, .. } => at(path),
+                SourceSection::NodeLink { state_dir, .. } => at(state_dir),
+                SourceSection::Simulator { .. } => {}
             }
         }
     }
@@ -321,6 +337,10 @@ impl Config {
                         ));
                     }
                 }
+                SourceSection::NodeLink { devices, state_dir } => {
+                    crate::nodelink::check_source(i, devices, state_dir, &layout)
+                        .map_err(|(key, r)| err(&key, r))?;
+                }
                 SourceSection::Recording { path, speed } => {
                     if !path.exists() {
                         return Err(err(
@@ -337,6 +357,7 @@ impl Config {
                 }
             }
         }
+        one_node_link(&self.sources).map_err(|(key, r)| err(&key, r))?;
         crate::identify::Identifier::new(&self.identify, &shoppers, 0)
             .map_err(|e| err("identify", e.to_string()))?;
         self.engine
@@ -350,6 +371,22 @@ impl Config {
             broker,
             password,
         })
+    }
+}
+
+/// Only one `node_link` source: its ports share one registry.
+fn one_node_link(sources: &[SourceSection]) -> Result<(), (String, String)> {
+    match sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s, SourceSection::NodeLink { .. }))
+        .nth(1)
+    {
+        Some((i, _)) => Err((
+            format!("source[{i}]"),
+            "only one node_link source: list every port in its devices".into(),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -414,6 +451,14 @@ opted_in_share = 0.8
 # kind = "recording"
 # path = "sightings.jsonl.gz"
 # speed = 1.0
+
+# Shelf nodes on serial ports; provision each with `aisle node provision`
+# first. Ports missing at start, or unplugged later, are opened when they
+# appear. The state directory holds the node registry (node keys: mode 0600).
+# [[source]]
+# kind = "node_link"
+# devices = ["/dev/ttyACM0"]
+# state_dir = "aisle-state"
 
 [identify]
 # The store app's EID rotation exponent: identifiers rotate every 2^K s.

@@ -213,8 +213,17 @@ impl Identifier {
     /// Identifies one advertisement (its AD structures).
     pub fn identify(&mut self, adv: &[u8]) -> Result<Identified<'_>, aisle_protocol::Error> {
         let frame = Frame::classify(adv).inspect_err(|_| self.counts.malformed += 1)?;
-        let kind = frame.kind();
-        let known = match frame.identity() {
+        Ok(self.identify_heard(frame.kind(), frame.identity()))
+    }
+
+    /// Identifies what a shelf node heard: the frame's kind and, for the
+    /// kinds that carry one, its identity, in the form the node link carries.
+    pub fn identify_heard(
+        &mut self,
+        kind: FrameKind,
+        identity: Option<Identity>,
+    ) -> Identified<'_> {
+        let known = match identity {
             Some(id) if kind == FrameKind::EddystoneEid => {
                 match Eid::try_from(id.as_bytes())
                     .ok()
@@ -233,13 +242,13 @@ impl Identifier {
             Some(id) => self.beacons.get(&id),
             None => None,
         };
-        Ok(if let Some(name) = known {
+        if let Some(name) = known {
             self.counts.known += 1;
             Identified::Known(name)
         } else {
             self.counts.anonymous[usize::from(kind.code())] += 1;
             Identified::Anonymous(kind)
-        })
+        }
     }
 
     /// What identification has seen so far.

@@ -12,6 +12,7 @@ pub mod identify;
 pub mod inspect;
 pub mod layout;
 pub mod mqtt;
+pub mod nodelink;
 pub mod nodesim;
 pub mod pipeline;
 pub mod publish;

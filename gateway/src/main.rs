@@ -39,6 +39,9 @@ enum Command {
     /// Fit each anchor's radio model from sightings at known positions and
     /// write the calibrated layout.
     Calibrate(aisle_gateway::cli::calibrate::CalibrateArgs),
+    /// Shelf nodes: provision one on a serial port, change what it runs,
+    /// list them.
+    Node(aisle_gateway::cli::node::NodeArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,5 +76,6 @@ fn main() -> ExitCode {
         Command::Simulate(args) => aisle_gateway::sim::cli::main(&args),
         Command::Replay(args) => aisle_gateway::cli::replay::main(&args),
         Command::Calibrate(args) => aisle_gateway::cli::calibrate::main(&args),
+        Command::Node(args) => aisle_gateway::cli::node::main(&args),
     }
 }

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use aisle_protocol::beacon::{FrameKind, Identity};
+
 use crate::engine::{
     DeviceId, DeviceTable, Engine, EngineConfig, EngineError, ObserveError, Output,
 };
@@ -25,6 +27,18 @@ pub enum Subject {
         adv: Vec<u8>,
         /// The advertiser's address (random and rotating on phones): used
         /// only to count an anonymous device once, never published.
+        address: Option<[u8; 6]>,
+    },
+    /// What a shelf node heard, already decoded on the node: the frame's
+    /// kind, its identity for the kinds that carry one (iBeacon, AltBeacon,
+    /// Eddystone-UID and -EID), and the sender's address when the node
+    /// reported the device by address.
+    Heard {
+        /// The kind of frame.
+        kind: FrameKind,
+        /// Its identity, for the identify stage to match.
+        identity: Option<Identity>,
+        /// The advertiser's address, as for [`Subject::Advert`].
         address: Option<[u8; 6]>,
     },
 }
@@ -105,24 +119,40 @@ impl Pipeline {
         out: &mut Vec<Output>,
     ) -> Result<Option<DeviceId>, SkipReason> {
         let device = match &s.subject {
-            Subject::Device(name) => self.devices.intern(name),
+            Subject::Device(name) => Some(self.devices.intern(name)),
             Subject::Advert { adv, address } => {
                 self.identifier.advance(eid_time(s.ts));
-                match self.identifier.identify(adv)? {
-                    Identified::Known(name) => self.devices.intern(name),
-                    Identified::Anonymous(_) => {
-                        self.anonymous_sightings += 1;
-                        // Without an address there is nothing to tell one
-                        // anonymous phone from another: it is only counted.
-                        let Some(address) = address else {
-                            return Ok(None);
-                        };
-                        let id = self.devices.intern(&anonymous_name(*address));
-                        self.engine.mark_anonymous(id)?;
-                        id
-                    }
-                }
+                let identified = self.identifier.identify(adv)?;
+                intern(
+                    &mut Sink {
+                        devices: &mut self.devices,
+                        engine: &mut self.engine,
+                        anonymous_sightings: &mut self.anonymous_sightings,
+                    },
+                    identified,
+                    *address,
+                )?
             }
+            Subject::Heard {
+                kind,
+                identity,
+                address,
+            } => {
+                self.identifier.advance(eid_time(s.ts));
+                let identified = self.identifier.identify_heard(*kind, *identity);
+                intern(
+                    &mut Sink {
+                        devices: &mut self.devices,
+                        engine: &mut self.engine,
+                        anonymous_sightings: &mut self.anonymous_sightings,
+                    },
+                    identified,
+                    *address,
+                )?
+            }
+        };
+        let Some(device) = device else {
+            return Ok(None);
         };
         self.engine
             .observe_named(s.ts, &s.anchor, device, s.rssi, out)
@@ -170,6 +200,37 @@ impl Pipeline {
     pub fn anonymous_sightings(&self) -> u64 {
         self.anonymous_sightings
     }
+}
+
+/// The parts of the pipeline an identified sighting goes into, borrowed
+/// apart from the identifier that named it.
+struct Sink<'p> {
+    devices: &'p mut DeviceTable,
+    engine: &'p mut Engine,
+    anonymous_sightings: &'p mut u64,
+}
+
+/// The device an identified sighting is of; none for an anonymous one
+/// without an address.
+fn intern(
+    sink: &mut Sink<'_>,
+    identified: Identified<'_>,
+    address: Option<[u8; 6]>,
+) -> Result<Option<DeviceId>, SkipReason> {
+    Ok(Some(match identified {
+        Identified::Known(name) => sink.devices.intern(name),
+        Identified::Anonymous(_) => {
+            *sink.anonymous_sightings += 1;
+            // Without an address there is nothing to tell one
+            // anonymous phone from another: it is only counted.
+            let Some(address) = address else {
+                return Ok(None);
+            };
+            let id = sink.devices.intern(&anonymous_name(address));
+            sink.engine.mark_anonymous(id)?;
+            id
+        }
+    }))
 }
 
 /// An internal name for an anonymous device. It starts with a character no
@@ -259,6 +320,48 @@ mod tests {
                 .all(|n| opted.contains(n) || n.starts_with("#anon:"))
         );
         assert!(p.anonymous_sightings() > 0);
+    }
+
+    #[test]
+    fn what_a_node_heard_is_identified_like_an_advertisement() {
+        let layout = demo_layout();
+        let cart = [7u8; 20];
+        let identify = IdentifyConfig {
+            beacons: vec![crate::identify::KnownBeacon {
+                id: "cart-7".into(),
+                identity: format!("ibeacon:{}", hex::encode(cart)),
+            }],
+            ..IdentifyConfig::default()
+        };
+        let mut p = Pipeline::new(&layout, &identify, &[], EngineConfig::default(), NOW).unwrap();
+        let mut out = Vec::new();
+        let heard = |identity: Option<Identity>, address: Option<[u8; 6]>| SourceSighting {
+            ts: NOW,
+            anchor: layout.anchors[0].id.as_str().into(),
+            subject: Subject::Heard {
+                kind: identity.map_or(FrameKind::Apple, |i| i.kind()),
+                identity,
+                address,
+            },
+            rssi: -60.0,
+        };
+        let known = Identity::new(FrameKind::IBeacon, &cart).unwrap();
+        let id = p.observe(&heard(Some(known), None), &mut out).unwrap();
+        assert_eq!(id.and_then(|d| p.device_name(d)), Some("cart-7"));
+        // Another iBeacon, unlisted and without an address: only counted.
+        let other = Identity::new(FrameKind::IBeacon, &[8; 20]).unwrap();
+        assert_eq!(p.observe(&heard(Some(other), None), &mut out), Ok(None));
+        // A phone by its address: tracked under an internal name only.
+        let id = p
+            .observe(&heard(None, Some([1, 2, 3, 4, 5, 6])), &mut out)
+            .unwrap();
+        assert!(
+            id.and_then(|d| p.device_name(d))
+                .unwrap()
+                .starts_with("#anon:")
+        );
+        assert_eq!(p.anonymous_sightings(), 2);
+        assert_eq!(p.identify_counts().known, 1);
     }
 
     #[test]

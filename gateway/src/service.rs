@@ -27,6 +27,7 @@ use crate::mqtt::{
     BrokerError, BrokerOptions, EmbeddedBroker, Outgoing, Publisher, PublisherConfig,
     PublisherError, PublisherStats, RetainedStatus,
 };
+use crate::nodelink::{NodeLinkSource, RegistryError};
 use crate::pipeline::{Pipeline, PipelineError, SourceSighting};
 use crate::publish::{EventIds, Payload, ZoneNames, to_payload};
 use crate::source::{SimulatedStore, play_recording, wall_clock};
@@ -63,6 +64,9 @@ pub enum ServiceError {
     /// The pipeline's settings.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// The node registry of the node link.
+    #[error("node link: {0}")]
+    NodeLink(#[from] RegistryError),
 }
 
 /// One decision as the console shows it.
@@ -82,6 +86,8 @@ pub struct Running {
     pub broker: (String, u16),
     /// Publisher counters.
     pub stats: Arc<PublisherStats>,
+    /// The node link, when a source is one: its counters and nodes.
+    pub node_link: Option<NodeLinkSource>,
 }
 
 /// Starts the gateway; returns once everything runs. The tasks stop when
@@ -117,7 +123,7 @@ pub fn start(
     let mut ids = EventIds::for_live_run();
     let started_at = wall_clock();
     let offline = GatewayStatus::offline(ids.next_id(), started_at, version());
-    let online = gateway_status(ids.next_id(), started_at, 0, None);
+    let online = gateway_status(ids.next_id(), started_at, 0, None, None);
     let mut publisher_config = PublisherConfig::new(
         BrokerOptions {
             host,
@@ -145,8 +151,23 @@ pub fn start(
         started_at,
     )?;
     let (sightings_tx, sightings_rx) = mpsc::channel(SIGHTING_QUEUE);
+    let mut node_link = None;
     for source in &config.sources {
-        spawn_source(source, loaded, sightings_tx.clone(), tracker, shutdown);
+        if let SourceSection::NodeLink { devices, state_dir } = source {
+            let link = NodeLinkSource::open(state_dir)?;
+            for device in devices {
+                let (link, device, out, stop) = (
+                    link.clone(),
+                    device.clone(),
+                    sightings_tx.clone(),
+                    shutdown.clone(),
+                );
+                tracker.spawn(async move { link.run(device, out, stop).await });
+            }
+            node_link = Some(link);
+        } else {
+            spawn_source(source, loaded, sightings_tx.clone(), tracker, shutdown);
+        }
     }
     drop(sightings_tx);
 
@@ -160,11 +181,13 @@ pub fn start(
         out: publisher.sender(),
         view,
         started_at,
+        node_link: node_link.clone(),
     };
     tracker.spawn(task.run(sightings_rx, shutdown.clone()));
     Ok(Running {
         broker,
         stats: publisher.stats(),
+        node_link,
     })
 }
 
@@ -207,6 +230,8 @@ fn spawn_source(
                 }
             });
         }
+        // Started by `start`, which shares one registry between its ports.
+        SourceSection::NodeLink { .. } => {}
     }
 }
 
@@ -239,7 +264,7 @@ pub fn simulated_enrolment(loaded: &Loaded) -> Vec<crate::identify::EnrolledShop
                 let names = store.device_names();
                 Some(store.phones.enrolment(names.iter().map(String::as_str)))
             }
-            SourceSection::Recording { .. } => None,
+            SourceSection::Recording { .. } | SourceSection::NodeLink { .. } => None,
         })
         .flatten()
         .collect()
@@ -249,7 +274,13 @@ fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-fn gateway_status(id: EventId, ts: f64, uptime_s: u64, rate: Option<f64>) -> GatewayStatus {
+fn gateway_status(
+    id: EventId,
+    ts: f64,
+    uptime_s: u64,
+    rate: Option<f64>,
+    nodes_online: Option<u32>,
+) -> GatewayStatus {
     GatewayStatus {
         v: SchemaVersion,
         id,
@@ -257,7 +288,7 @@ fn gateway_status(id: EventId, ts: f64, uptime_s: u64, rate: Option<f64>) -> Gat
         online: true,
         version: version(),
         uptime_s: Some(uptime_s),
-        nodes_online: None,
+        nodes_online,
         sightings_per_s: rate,
     }
 }
@@ -277,6 +308,7 @@ struct PipelineTask {
     out: mpsc::Sender<Outgoing>,
     view: Option<mpsc::UnboundedSender<Published>>,
     started_at: f64,
+    node_link: Option<NodeLinkSource>,
 }
 
 impl PipelineTask {
@@ -323,7 +355,25 @@ impl PipelineTask {
                     let now = wall_clock();
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     let uptime = (now - self.started_at).max(0.0) as u64;
-                    let s = gateway_status(self.ids.next_id(), now, uptime, Some(rate));
+                    let nodes_online = self.node_link.as_ref().map(|link| {
+                        let counts = link.stats().snapshot();
+                        tracing::info!(
+                            accepted = counts.accepted,
+                            sightings = counts.sightings,
+                            noise = counts.noise,
+                            corrupt = counts.corrupt,
+                            forged = counts.forged,
+                            replayed = counts.replayed,
+                            unknown_node = counts.unknown_node,
+                            unprovisioned = counts.unprovisioned,
+                            wrong_direction = counts.wrong_direction,
+                            malformed = counts.malformed,
+                            reconnects = counts.reconnects,
+                            "node link"
+                        );
+                        u32::try_from(link.lock().online(now)).unwrap_or(u32::MAX)
+                    });
+                    let s = gateway_status(self.ids.next_id(), now, uptime, Some(rate), nodes_online);
                     let mut message = Outgoing::at_least_once(self.status_topic.clone(), json(&s));
                     message.retain = true;
                     if self.out.send(message).await.is_err() {

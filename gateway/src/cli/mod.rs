@@ -3,5 +3,6 @@
 //! `main.rs` stays a list of commands.
 
 pub mod calibrate;
+pub mod node;
 pub mod replay;
 pub mod serve;

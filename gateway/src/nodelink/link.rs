@@ -1,0 +1,486 @@
+//! The gateway's end of the node link, without I/O: bytes from a port in,
+//! sightings and frames to send out. One [`NodeLinks`] serves every port;
+//! each port has its own [`PortReceiver`] (its deframer).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aisle_protocol::beacon::{FrameKind, Identity};
+use aisle_protocol::link::{
+    Direction, Feed, Hello, LinkDeframer, MAX_WIRE_LEN, Message, NodeKey, ReplayGuard, Role,
+    Sealer, Sighting, SightingBatch, Status, UnverifiedFrame,
+};
+
+use super::registry::{LastState, NodeSettings, Registry, RegistryError, RoleName};
+use super::stats::{LinkStats, Rejection};
+use crate::pipeline::{SourceSighting, Subject};
+
+/// A node not heard for this long is offline: no `Configure` is sent to it
+/// and it does not count in `nodes_online`. Nodes send `Status` every few
+/// seconds, so a minute is many missed reports.
+pub const ONLINE_WITHIN_S: f64 = 60.0;
+/// Seconds between attempts to configure a node that has not acknowledged.
+const CONFIGURE_RETRY_S: f64 = 5.0;
+/// Attempts per change of settings before the gateway stops and warns: a
+/// node that refuses three times will refuse a fourth.
+const CONFIGURE_ATTEMPTS: u8 = 3;
+/// Uplink counters and node states are written to the registry at most this
+/// often (acknowledgements at once). Writing on every frame would wear a
+/// Pi's SD card; the cost is that after a crash, frames from the last 10 s
+/// could be replayed once, and only onto the same node's anchor.
+pub const PERSIST_EVERY_S: f64 = 10.0;
+/// How fast a node's clock may run slow against the gateway's, for mapping
+/// batch windows: 100 ppm, twice the worst crystal tolerance on the boards.
+const CLOCK_SLEW: f64 = 1e-4;
+
+/// One node as this run of the gateway knows it.
+#[derive(Debug, Clone)]
+struct NodeRuntime {
+    key: NodeKey,
+    guard: ReplayGuard,
+    /// Gateway time minus node uptime, seconds, and when it was last set.
+    clock: Option<(f64, f64)>,
+    /// The next downlink counter and the last one reserved.
+    downlink: Option<(u32, u32)>,
+    live: NodeLive,
+    attempt: Option<(NodeSettings, u8, f64)>,
+    dirty: bool,
+}
+
+/// What the gateway heard from a node this run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeLive {
+    /// The port it was last heard on.
+    pub port: Option<Arc<str>>,
+    /// When, Unix seconds.
+    pub last_seen: Option<f64>,
+    /// Its last `Hello`.
+    pub hello: Option<Hello>,
+    /// Its last `Status`.
+    pub status: Option<Status>,
+}
+
+/// Every node's link state, shared by the ports.
+#[derive(Debug)]
+pub struct NodeLinks {
+    registry: Registry,
+    nodes: HashMap<u32, NodeRuntime>,
+    stats: Arc<LinkStats>,
+    last_persist: f64,
+}
+
+impl NodeLinks {
+    /// The link state for the nodes in `registry`.
+    #[must_use]
+    pub fn new(registry: Registry) -> Self {
+        NodeLinks {
+            registry,
+            nodes: HashMap::new(),
+            stats: Arc::new(LinkStats::default()),
+            last_persist: 0.0,
+        }
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> Arc<LinkStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The registry.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// What this run heard from node `id`.
+    #[must_use]
+    pub fn live(&self, id: u32) -> Option<&NodeLive> {
+        self.nodes.get(&id).map(|n| &n.live)
+    }
+
+    /// Nodes heard within [`ONLINE_WITHIN_S`] of `now`.
+    #[must_use]
+    pub fn online(&self, now: f64) -> usize {
+        self.nodes
+            .values()
+            .filter(|n| n.live.last_seen.is_some_and(|t| now - t <= ONLINE_WITHIN_S))
+            .count()
+    }
+
+    /// The runtime of node `id` under its current key, or why there is none.
+    fn runtime(&mut self, id: u32) -> Result<&mut NodeRuntime, Rejection> {
+        if id == 0 {
+            return Err(Rejection::Unprovisioned);
+        }
+        let entry = self
+            .registry
+            .nodes()
+            .get(id)
+            .ok_or(Rejection::UnknownNode)?;
+        let key = entry.key();
+        let uplink_last = entry.uplink_last;
+        let runtime = self.nodes.entry(id).or_insert_with(|| NodeRuntime {
+            key,
+            guard: ReplayGuard::resume(uplink_last),
+            clock: None,
+            downlink: None,
+            live: NodeLive::default(),
+            attempt: None,
+            dirty: false,
+        });
+        if runtime.key != key {
+            // Provisioned again since: a new key, and counters from 1.
+            runtime.key = key;
+            runtime.guard = ReplayGuard::resume(uplink_last);
+            runtime.attempt = None;
+        }
+        Ok(runtime)
+    }
+
+    /// Takes one frame (unstuffed) heard on `port` at `now`.
+    fn receive_frame(
+        &mut self,
+        port: &Arc<str>,
+        frame: &[u8],
+        now: f64,
+        out: &mut Vec<SourceSighting>,
+    ) -> Result<(), Rejection> {
+        let frame = UnverifiedFrame::parse(frame).map_err(|_| Rejection::Corrupt)?;
+        let claimed = frame.claimed_header().node_id;
+        let runtime = self.runtime(claimed)?;
+        let mut guard = runtime.guard;
+        let (_, message) = frame
+            .open(&runtime.key, Direction::NodeToGateway, &mut guard)
+            .map_err(|e| Rejection::from_open(&e))?;
+        runtime.guard = guard;
+        runtime.dirty = true;
+        runtime.live.port = Some(Arc::clone(port));
+        runtime.live.last_seen = Some(now);
+        match message {
+            Message::Hello(hello) => {
+                tracing::info!(node = claimed, port = %port, firmware = ?hello.firmware, role = ?hello.role, "node hello");
+                // A Hello is sent at start: the node's uptime begins again.
+                runtime.clock = None;
+                runtime.live.hello = Some(hello);
+                self.acknowledge(claimed, hello.role, now);
+            }
+            Message::Status(status) => {
+                tracing::debug!(
+                    node = claimed,
+                    uptime_s = status.uptime_s,
+                    battery_mv = status.battery_mv,
+                    queue_drops = status.queue_drops,
+                    "node status"
+                );
+                runtime.live.status = Some(status);
+            }
+            Message::SightingBatch(batch) => {
+                let anchor: Arc<str> = self
+                    .registry
+                    .nodes()
+                    .get(claimed)
+                    .map(|n| Arc::from(n.anchor.as_str()))
+                    .ok_or(Rejection::UnknownNode)?;
+                let runtime = self.runtime(claimed)?;
+                let mid = batch_time(runtime, &batch, now);
+                for entry in &batch {
+                    let Ok(entry) = entry else {
+                        // Authentic but unreadable: the node's bug, counted.
+                        return Err(Rejection::Malformed);
+                    };
+                    out.push(SourceSighting {
+                        ts: mid,
+                        anchor: Arc::clone(&anchor),
+                        subject: subject(&entry),
+                        rssi: f64::from(entry.rssi.mean),
+                    });
+                    self.stats.sighting();
+                }
+            }
+            // `open` refuses gateway-to-node messages in a node-to-gateway frame.
+            Message::Configure(_) | Message::Provision(_) => return Err(Rejection::WrongDirection),
+        }
+        Ok(())
+    }
+
+    /// A `Hello` after a `Configure` is its acknowledgement: the settings
+    /// sent are now what the node runs.
+    fn acknowledge(&mut self, id: u32, role: Role, now: f64) {
+        let Some(runtime) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some((sent, _, _)) = runtime.attempt.take() else {
+            return;
+        };
+        if Role::from(sent.role) != role {
+            tracing::warn!(node = id, ?role, wanted = ?sent.role, "node answered a Configure with another role");
+            return;
+        }
+        tracing::info!(node = id, "node acknowledged its configuration");
+        let result = self.registry.update(|nodes| {
+            nodes.get_mut(id)?.acknowledged = Some(sent);
+            Ok(())
+        });
+        if let Err(error) = result {
+            tracing::error!(%error, "registry not updated");
+        }
+        let _ = self.persist(now, true);
+    }
+
+    /// The `Configure` frames due to nodes last heard on `port`: nodes
+    /// online whose desired settings they have not acknowledged, or whose
+    /// `Hello` names another role.
+    pub fn configures_due(&mut self, port: &str, now: f64) -> Vec<Vec<u8>> {
+        let mut due = Vec::new();
+        let ids: Vec<u32> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| {
+                n.live.port.as_deref() == Some(port)
+                    && n.live.last_seen.is_some_and(|t| now - t <= ONLINE_WITHIN_S)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let Some(entry) = self.registry.nodes().get(id) else {
+                continue;
+            };
+            let desired = entry.desired.clone();
+            let Some(runtime) = self.nodes.get_mut(&id) else {
+                continue;
+            };
+            let role_differs = runtime
+                .live
+                .hello
+                .is_some_and(|h| h.role != Role::from(desired.role));
+            if entry.acknowledged.as_ref() == Some(&desired) && !role_differs {
+                continue;
+            }
+            let attempts = match &runtime.attempt {
+                Some((sent, n, at)) if *sent == desired => {
+                    if now - at < CONFIGURE_RETRY_S || *n >= CONFIGURE_ATTEMPTS {
+                        continue;
+                    }
+                    n + 1
+                }
+                _ => 1,
+            };
+            match self.seal_configure(id, &desired) {
+                Ok(frame) => {
+                    tracing::info!(node = id, port, attempt = attempts, settings = ?desired, "configure sent");
+                    if attempts == CONFIGURE_ATTEMPTS {
+                        tracing::warn!(
+                            node = id,
+                            "last configure attempt until its settings change"
+                        );
+                    }
+                    self.stats.configure_sent();
+                    if let Some(runtime) = self.nodes.get_mut(&id) {
+                        runtime.attempt = Some((desired, attempts, now));
+                    }
+                    due.push(frame);
+                }
+                Err(error) => tracing::error!(node = id, %error, "configure not sent"),
+            }
+        }
+        due
+    }
+
+    fn seal_configure(&mut self, id: u32, desired: &NodeSettings) -> Result<Vec<u8>, String> {
+        let configure = desired.to_configure()?;
+        let counter = self.next_downlink(id).map_err(|e| e.to_string())?;
+        let runtime = self.nodes.get(&id).ok_or("node not heard")?;
+        let mut sealer = Sealer::resume(runtime.key, id, Direction::GatewayToNode, counter);
+        let mut buf = [0u8; MAX_WIRE_LEN];
+        let n = sealer
+            .seal(&Message::Configure(configure), &mut buf)
+            .map_err(|e| e.to_string())?;
+        Ok(buf[..n].to_vec())
+    }
+
+    /// The next downlink counter for node `id`, reserving a block in the
+    /// registry when the last is used up.
+    fn next_downlink(&mut self, id: u32) -> Result<u32, RegistryError> {
+        let current = self.nodes.get(&id).and_then(|n| n.downlink);
+        let (next, last) = match current {
+            Some((next, last)) if next <= last => (next, last),
+            _ => self.registry.reserve_downlink(Some(id))?,
+        };
+        if let Some(runtime) = self.nodes.get_mut(&id) {
+            runtime.downlink = Some((next + 1, last));
+        }
+        Ok(next)
+    }
+
+    /// Re-reads the registry if another process changed it (new nodes, new
+    /// keys, new desired settings); true if it did.
+    pub fn reload(&mut self) -> Result<bool, RegistryError> {
+        self.registry.reload_if_changed()
+    }
+
+    /// Writes uplink counters and node states to the registry, if
+    /// [`PERSIST_EVERY_S`] has passed since the last write or `force`.
+    pub fn persist(&mut self, now: f64, force: bool) -> Result<(), RegistryError> {
+        if !force && now - self.last_persist < PERSIST_EVERY_S {
+            return Ok(());
+        }
+        let dirty: Vec<(u32, u32, LastState)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.dirty)
+            .map(|(id, n)| (*id, n.guard.last(), last_state(&n.live)))
+            .collect();
+        self.last_persist = now;
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        let keys: HashMap<u32, NodeKey> = self.nodes.iter().map(|(id, n)| (*id, n.key)).collect();
+        self.registry.update(|nodes| {
+            for (id, uplink_last, last) in dirty {
+                let Ok(entry) = nodes.get_mut(id) else {
+                    continue;
+                };
+                // Re-keyed by another process meanwhile: these counters are
+                // the old key's.
+                if keys.get(&id) != Some(&entry.key()) {
+                    continue;
+                }
+                entry.uplink_last = entry.uplink_last.max(uplink_last);
+                entry.last = Some(last);
+            }
+            Ok(())
+        })?;
+        for n in self.nodes.values_mut() {
+            n.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+/// The gateway time of a batch: the middle of its window, mapped from the
+/// node's uptime. The offset between the clocks is the smallest seen
+/// (arrival time minus window end), since transmission only ever adds
+/// delay; it may grow by [`CLOCK_SLEW`] a second so a slow node clock is
+/// followed. A `Hello` (node restart) forgets it.
+fn batch_time(runtime: &mut NodeRuntime, batch: &SightingBatch<'_>, now: f64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let start_s = batch.window_start_ms() as f64 / 1000.0;
+    let len_s = f64::from(batch.window_len_ms()) / 1000.0;
+    let estimate = now - (start_s + len_s);
+    let offset = match runtime.clock {
+        Some((offset, at)) if offset + CLOCK_SLEW * (now - at) < estimate => {
+            offset + CLOCK_SLEW * (now - at)
+        }
+        _ => estimate,
+    };
+    runtime.clock = Some((offset, now));
+    offset + start_s + len_s / 2.0
+}
+
+/// Who a node's sighting entry is of. Beacon kinds and EIDs carry an
+/// identity for the identify stage; everything else was reported by its
+/// address, which stays anonymous.
+fn subject(entry: &Sighting<'_>) -> Subject {
+    let identity = match entry.kind {
+        FrameKind::IBeacon
+        | FrameKind::AltBeacon
+        | FrameKind::EddystoneUid
+        | FrameKind::EddystoneEid => Identity::new(entry.kind, entry.identity).ok(),
+        _ => None,
+    };
+    Subject::Heard {
+        kind: entry.kind,
+        identity,
+        address: identity
+            .is_none()
+            .then(|| entry.address().map(|a| a.bytes))
+            .flatten(),
+    }
+}
+
+fn last_state(live: &NodeLive) -> LastState {
+    let status = live.status.as_ref();
+    LastState {
+        seen: live.last_seen.unwrap_or_default(),
+        firmware: live.hello.map(|h| {
+            format!(
+                "{}.{}.{}",
+                h.firmware.major, h.firmware.minor, h.firmware.patch
+            )
+        }),
+        role: live.hello.map(|h| match h.role {
+            Role::Beacon => RoleName::Beacon,
+            Role::Scanner => RoleName::Scanner,
+        }),
+        uptime_s: status.map(|s| s.uptime_s),
+        battery_mv: status.map(|s| s.battery_mv),
+        temperature_c: status.map(|s| f64::from(s.temperature_centi_c) / 100.0),
+        queue_drops: status.map(|s| s.queue_drops),
+        frames_rejected: status.map(|s| s.frames_rejected),
+    }
+}
+
+/// The receiving end of one port: cuts its bytes into frames.
+#[derive(Debug)]
+pub struct PortReceiver {
+    port: Arc<str>,
+    deframer: LinkDeframer,
+}
+
+impl PortReceiver {
+    /// A receiver for the port named `port` (its device path, for logs).
+    #[must_use]
+    pub fn new(port: &str) -> Self {
+        PortReceiver {
+            port: Arc::from(port),
+            deframer: LinkDeframer::new(),
+        }
+    }
+
+    /// The port's name.
+    #[must_use]
+    pub fn port(&self) -> &str {
+        &self.port
+    }
+
+    /// Forgets a partial frame: the port was reopened.
+    pub fn reset(&mut self) {
+        self.deframer.reset();
+    }
+
+    /// Takes bytes read from the port at `now`; sightings go to `out`.
+    /// Every frame is accepted or counted as a [`Rejection`].
+    pub fn receive(
+        &mut self,
+        links: &mut NodeLinks,
+        bytes: &[u8],
+        now: f64,
+        out: &mut Vec<SourceSighting>,
+    ) {
+        let mut input = bytes;
+        loop {
+            match self.deframer.feed(input) {
+                Feed::Pending => break,
+                Feed::Dropped { error, rest } => {
+                    links.stats.reject(Rejection::Noise);
+                    tracing::debug!(port = %self.port, %error, "line noise dropped");
+                    input = rest;
+                }
+                Feed::Frame { frame, rest } => {
+                    match links.receive_frame(&self.port, frame, now, out) {
+                        Ok(()) => links.stats.accept(),
+                        Err(rejection) => {
+                            links.stats.reject(rejection);
+                            let node = frame
+                                .get(2..6)
+                                .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
+                            rejection.log(&self.port, node);
+                        }
+                    }
+                    input = rest;
+                }
+            }
+        }
+    }
+}

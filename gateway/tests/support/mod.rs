@@ -1,0 +1,80 @@
+//! What the node link tests share: a scripted node and its fixtures.
+#![allow(dead_code)] // each test file uses a part
+
+pub mod scripted_node;
+
+use std::path::Path;
+
+use aisle_gateway::nodelink::{NodeEntry, NodeSettings, Registry};
+use aisle_protocol::beacon::FrameKind;
+use aisle_protocol::link::{
+    BatchWriter, MAX_BODY_LEN, Message, NodeKey, Rssi, Sighting, address_identity,
+};
+use aisle_protocol::ll::{AddressType, Channel, DeviceAddress};
+
+use scripted_node::ScriptedNode;
+
+pub const KEY: NodeKey = [0x5a; 16];
+pub const NODE: u32 = 7;
+pub const ANCHOR: &str = "shelf-a";
+
+pub fn phone_address(last: u8) -> DeviceAddress {
+    DeviceAddress {
+        kind: AddressType::Random,
+        bytes: [last, 0x11, 0x22, 0x33, 0x44, 0xc5],
+    }
+}
+
+pub const CART: [u8; 20] = [
+    0x42, 0x6c, 0x75, 0x65, 0x43, 0x68, 0x61, 0x72, 0x6d, 0x42, 0x65, 0x61, 0x63, 0x6f, 0x6e, 0x73,
+    0x0e, 0xfe, 0x13, 0x55,
+];
+
+/// A batch body: a phone by address at -61 dBm mean and a cart iBeacon.
+pub fn batch(node: &mut ScriptedNode, window_start_ms: u64) -> Vec<u8> {
+    let mut buf = [0u8; MAX_BODY_LEN];
+    let mut w = BatchWriter::new(&mut buf, window_start_ms);
+    let address = address_identity(phone_address(1));
+    w.push(&Sighting {
+        kind: FrameKind::Apple,
+        channel: Channel::new(37).unwrap(),
+        rssi: Rssi {
+            min: -70,
+            max: -55,
+            mean: -61,
+        },
+        count: 9,
+        identity: &address,
+    })
+    .unwrap();
+    w.push(&Sighting {
+        kind: FrameKind::IBeacon,
+        channel: Channel::new(38).unwrap(),
+        rssi: Rssi {
+            min: -80,
+            max: -72,
+            mean: -75,
+        },
+        count: 4,
+        identity: &CART,
+    })
+    .unwrap();
+    let batch = w.finish(1000);
+    node.seal(&Message::SightingBatch(batch))
+}
+
+pub fn registry_with_node(dir: &Path, key: NodeKey) -> Registry {
+    let mut registry = Registry::open(dir).unwrap();
+    registry
+        .update(|nodes| {
+            nodes.nodes.push(NodeEntry::new(
+                NODE,
+                ANCHOR.into(),
+                key,
+                NodeSettings::default(),
+            ));
+            Ok(())
+        })
+        .unwrap();
+    registry
+}
