@@ -7,7 +7,7 @@
 //! from the factory, which `aisle node provision --port` provisions. When
 //! its serial device goes away it reboots and waits for the device.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,7 +126,13 @@ pub async fn run(args: EmulatorArgs, shutdown: CancellationToken) -> Result<(), 
 
     let local = tokio::task::LocalSet::new();
     local
-        .run_until(serve(args, anchor, radio, shutdown.clone()))
+        .run_until(run_node(
+            &args.port,
+            &args.flash,
+            &anchor,
+            radio,
+            shutdown.clone(),
+        ))
         .await?;
     shutdown.cancel();
     let _ = store_task.await;
@@ -166,21 +172,24 @@ pub struct AirCounts {
     pub unheard: u64,
 }
 
-/// Boots the node, and boots it again after its link is lost, until
-/// `shutdown`.
-async fn serve(
-    args: EmulatorArgs,
-    anchor: Arc<str>,
+/// Runs the node that is `anchor` on the serial device `port`, with its
+/// settings in the file `flash`, hearing what `radio` hears: boots it, and
+/// boots it again after its link is lost, until `shutdown`. Its future is
+/// not `Send`: run it on a `LocalSet`.
+pub async fn run_node(
+    port: &Path,
+    flash: &Path,
+    anchor: &str,
     mut radio: MediumRadio,
     shutdown: CancellationToken,
 ) -> Result<(), EmulatorError> {
-    let seed = crate::fnv1a(&anchor);
+    let seed = crate::fnv1a(anchor);
     loop {
         let link = loop {
-            match SerialLink::open(&args.port) {
+            match SerialLink::open(port) {
                 Ok(link) => break link,
                 Err(error) => {
-                    tracing::warn!(port = %args.port.display(), %error, "waiting for the serial device");
+                    tracing::warn!(port = %port.display(), %error, "waiting for the serial device");
                     tokio::select! {
                         () = shutdown.cancelled() => return Ok(()),
                         () = tokio::time::sleep(REOPEN_AFTER) => {}
@@ -188,18 +197,18 @@ async fn serve(
                 }
             }
         };
-        let flash =
-            FileFlash::open(&args.flash, FLASH_PAGES).map_err(|source| EmulatorError::Flash {
-                path: args.flash.display().to_string(),
+        let flash_file =
+            FileFlash::open(flash, FLASH_PAGES).map_err(|source| EmulatorError::Flash {
+                path: flash.display().to_string(),
                 source,
             })?;
-        tracing::info!(port = %args.port.display(), anchor = %anchor, "node booted");
+        tracing::info!(port = %port.display(), anchor, "node booted");
         let node = aisle_firmware::Node {
             radio: &mut radio,
             led: CountingLed::default(),
             delay: TokioDelay,
             link,
-            flash,
+            flash: flash_file,
             #[allow(clippy::cast_possible_truncation)] // two pages
             flash_range: 0..(FLASH_PAGES * PAGE) as u32,
             clock: HostClock::new(),

@@ -30,9 +30,17 @@ impl SerialLink {
     /// Opens `path` raw at [`BAUD`] and starts its threads, which end when
     /// the device is lost or the link is dropped.
     pub fn open(path: &Path) -> Result<Self, serialport::Error> {
-        let mut reader: TTYPort = serialport::new(path.display().to_string(), BAUD)
+        let port: TTYPort = serialport::new(path.display().to_string(), BAUD)
             .timeout(READ_SLICE)
             .open_native()?;
+        Self::over(port)
+    }
+
+    /// The link over a port already open, such as one end of
+    /// `TTYPort::pair()`; its read timeout should be short (100 ms), since
+    /// the reader checks between reads whether the node is gone.
+    pub fn over(port: TTYPort) -> Result<Self, serialport::Error> {
+        let mut reader = port;
         let mut writer = reader.try_clone_native()?;
         let (in_tx, incoming) = mpsc::channel(QUEUE);
         let (outgoing, mut out_rx) = mpsc::channel::<Vec<u8>>(QUEUE);

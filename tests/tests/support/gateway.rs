@@ -9,6 +9,7 @@ use aisle_gateway::config::{
     BrokerAddress, Config, Loaded, MqttSection, SourceSection, StoreSection,
 };
 use aisle_gateway::mqtt::PublisherStats;
+use aisle_gateway::nodelink::NodeLinkSource;
 use aisle_gateway::publish::Payload;
 use aisle_gateway::service::{self, Published};
 use aisle_gateway::sim::store::demo_layout;
@@ -22,6 +23,8 @@ use super::broker::WAIT;
 /// A running gateway and the decisions it has published so far.
 pub struct Gateway {
     pub stats: Arc<PublisherStats>,
+    /// The node link, when a source is one.
+    pub node_link: Option<NodeLinkSource>,
     view: mpsc::UnboundedReceiver<Published>,
     /// Every zone event the gateway decided, in order.
     pub decided: Vec<ZoneEvent>,
@@ -62,14 +65,20 @@ impl Gateway {
             },
             password: None,
         };
+        Self::run(&loaded, port)
+    }
+
+    /// Starts the gateway as `loaded` says, publishing to the broker on `port`.
+    pub fn run(loaded: &Loaded, port: u16) -> Self {
         let (view_tx, view) = mpsc::unbounded_channel();
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let running =
-            service::start(&loaded, Some(view_tx), &tracker, &shutdown).expect("gateway starts");
+            service::start(loaded, Some(view_tx), &tracker, &shutdown).expect("gateway starts");
         assert_eq!(running.broker, ("127.0.0.1".to_owned(), port));
         Self {
             stats: running.stats,
+            node_link: running.node_link,
             view,
             decided: Vec::new(),
             tracker,

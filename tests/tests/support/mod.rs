@@ -6,3 +6,4 @@
 pub mod broker;
 pub mod gateway;
 pub mod walk;
+pub mod wire;
