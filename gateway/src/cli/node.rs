@@ -150,6 +150,12 @@ pub fn main(args: &NodeArgs) -> ExitCode {
 
 /// The nodes as `aisle node list` prints them.
 pub fn list(state_dir: &Path) -> Result<String, NodeCommandError> {
+    if !state_dir.exists() {
+        return Ok(format!(
+            "no nodes: {} does not exist (add one with `aisle node provision`)\n",
+            state_dir.display()
+        ));
+    }
     let registry = Registry::open(state_dir)?;
     let nodes = &registry.nodes().nodes;
     if nodes.is_empty() {

@@ -108,10 +108,7 @@ mod tests {
     #[test]
     fn the_documented_node_link_source_loads_and_bad_ones_name_their_key() {
         let dir = tempfile::tempdir().unwrap();
-        let uncommented: String = NODE_LINK
-            .lines()
-            .map(|l| format!("{}\n", &l[2..]))
-            .collect();
+        let uncommented = NODE_LINK.replace("# ", "");
         let loaded = load(dir.path(), &uncommented).unwrap();
         assert!(
             loaded

@@ -1,0 +1,97 @@
+//! The live service with a `node_link` source: a scripted node on a real
+//! pseudo-terminal, the service configured as `aisle run` would be.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aisle_gateway::config::{
+    BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
+};
+use aisle_gateway::mqtt::EmbeddedBroker;
+use aisle_gateway::nodelink::{NodeEntry, NodeSettings, Registry};
+use aisle_gateway::service;
+use aisle_gateway::sim::store::demo_layout;
+use aisle_protocol::link::Role;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use support::scripted_node::{Downlink, ScriptedNode};
+use support::{KEY, NODE, batch};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_runs_the_node_link_source_configures_nodes_and_counts_them_online() {
+    let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = broker.addr().port();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = demo_layout();
+    let anchor = layout.anchors[0].id.clone();
+    let state_dir = dir.path().join("state");
+    Registry::open(&state_dir)
+        .unwrap()
+        .update(|nodes| {
+            nodes.nodes.push(NodeEntry::new(
+                NODE,
+                anchor.clone(),
+                KEY,
+                NodeSettings::default(),
+            ));
+            Ok(())
+        })
+        .unwrap();
+    let node = ScriptedNode::new(KEY, NODE);
+    let config = Config {
+        store: StoreSection {
+            layout: "demo".into(),
+            shoppers: None,
+        },
+        mqtt: MqttSection {
+            spool_dir: dir.path().join("spool"),
+            client_id: "nodelink-service-test".into(),
+            ..MqttSection::default()
+        },
+        sources: vec![SourceSection::NodeLink {
+            devices: vec![node.slave_path.clone()],
+            state_dir,
+        }],
+        identify: aisle_gateway::identify::IdentifyConfig::default(),
+        engine: aisle_gateway::engine::EngineConfig::default(),
+        log: LogSection::default(),
+    };
+    let loaded = Loaded {
+        config,
+        layout,
+        shoppers: Vec::new(),
+        broker: BrokerAddress::Remote {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        password: None,
+    };
+    let tracker = TaskTracker::new();
+    let shutdown = CancellationToken::new();
+    let running = service::start(&loaded, None, &tracker, &shutdown).unwrap();
+    let link = running.node_link.expect("the service runs the node link");
+
+    let configured = tokio::task::spawn_blocking(move || {
+        let mut node = node;
+        node.hello(Role::Scanner);
+        let got = node.downlink(Duration::from_secs(20));
+        node.hello(Role::Scanner);
+        let frame = batch(&mut node, 1_000);
+        node.write(&frame);
+        (node, got)
+    });
+    let (_node, got) = configured.await.unwrap();
+    assert!(matches!(got, Some(Downlink::Configure(_))), "{got:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while link.stats().snapshot().sightings < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let counts = link.stats().snapshot();
+    assert_eq!((counts.accepted, counts.sightings), (3, 2), "{counts:?}");
+    assert_eq!(link.lock().online(aisle_gateway::source::wall_clock()), 1);
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+}
