@@ -5,15 +5,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aisle_protocol::beacon::{FrameKind, Identity};
 use aisle_protocol::link::{
     Direction, Feed, Hello, LinkDeframer, MAX_WIRE_LEN, Message, NodeKey, ReplayGuard, Role,
-    Sealer, Sighting, SightingBatch, Status, UnverifiedFrame,
+    Sealer, Status, UnverifiedFrame,
 };
 
 use super::registry::{LastState, NodeSettings, Registry, RegistryError, RoleName};
+use super::sightings::{NodeClock, subject};
 use super::stats::{LinkStats, Rejection};
-use crate::pipeline::{SourceSighting, Subject};
+use crate::pipeline::SourceSighting;
 
 /// A node not heard for this long is offline: no `Configure` is sent to it
 /// and it does not count in `nodes_online`. Nodes send `Status` every few
@@ -29,17 +29,13 @@ const CONFIGURE_ATTEMPTS: u8 = 3;
 /// Pi's SD card; the cost is that after a crash, frames from the last 10 s
 /// could be replayed once, and only onto the same node's anchor.
 pub const PERSIST_EVERY_S: f64 = 10.0;
-/// How fast a node's clock may run slow against the gateway's, for mapping
-/// batch windows: 100 ppm, twice the worst crystal tolerance on the boards.
-const CLOCK_SLEW: f64 = 1e-4;
 
 /// One node as this run of the gateway knows it.
 #[derive(Debug, Clone)]
 struct NodeRuntime {
     key: NodeKey,
     guard: ReplayGuard,
-    /// Gateway time minus node uptime, seconds, and when it was last set.
-    clock: Option<(f64, f64)>,
+    clock: NodeClock,
     /// The next downlink counter and the last one reserved.
     downlink: Option<(u32, u32)>,
     live: NodeLive,
@@ -123,7 +119,7 @@ impl NodeLinks {
         let runtime = self.nodes.entry(id).or_insert_with(|| NodeRuntime {
             key,
             guard: ReplayGuard::resume(uplink_last),
-            clock: None,
+            clock: NodeClock::default(),
             downlink: None,
             live: NodeLive::default(),
             attempt: None,
@@ -161,7 +157,7 @@ impl NodeLinks {
             Message::Hello(hello) => {
                 tracing::info!(node = claimed, port = %port, firmware = ?hello.firmware, role = ?hello.role, "node hello");
                 // A Hello is sent at start: the node's uptime begins again.
-                runtime.clock = None;
+                runtime.clock = NodeClock::default();
                 runtime.live.hello = Some(hello);
                 self.acknowledge(claimed, hello.role, now);
             }
@@ -183,7 +179,9 @@ impl NodeLinks {
                     .map(|n| Arc::from(n.anchor.as_str()))
                     .ok_or(Rejection::UnknownNode)?;
                 let runtime = self.runtime(claimed)?;
-                let mid = batch_time(runtime, &batch, now);
+                let mid = runtime
+                    .clock
+                    .map(batch.window_start_ms(), batch.window_len_ms(), now);
                 for entry in &batch {
                     let Ok(entry) = entry else {
                         // Authentic but unreadable: the node's bug, counted.
@@ -355,47 +353,6 @@ impl NodeLinks {
             n.dirty = false;
         }
         Ok(())
-    }
-}
-
-/// The gateway time of a batch: the middle of its window, mapped from the
-/// node's uptime. The offset between the clocks is the smallest seen
-/// (arrival time minus window end), since transmission only ever adds
-/// delay; it may grow by [`CLOCK_SLEW`] a second so a slow node clock is
-/// followed. A `Hello` (node restart) forgets it.
-fn batch_time(runtime: &mut NodeRuntime, batch: &SightingBatch<'_>, now: f64) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let start_s = batch.window_start_ms() as f64 / 1000.0;
-    let len_s = f64::from(batch.window_len_ms()) / 1000.0;
-    let estimate = now - (start_s + len_s);
-    let offset = match runtime.clock {
-        Some((offset, at)) if offset + CLOCK_SLEW * (now - at) < estimate => {
-            offset + CLOCK_SLEW * (now - at)
-        }
-        _ => estimate,
-    };
-    runtime.clock = Some((offset, now));
-    offset + start_s + len_s / 2.0
-}
-
-/// Who a node's sighting entry is of. Beacon kinds and EIDs carry an
-/// identity for the identify stage; everything else was reported by its
-/// address, which stays anonymous.
-fn subject(entry: &Sighting<'_>) -> Subject {
-    let identity = match entry.kind {
-        FrameKind::IBeacon
-        | FrameKind::AltBeacon
-        | FrameKind::EddystoneUid
-        | FrameKind::EddystoneEid => Identity::new(entry.kind, entry.identity).ok(),
-        _ => None,
-    };
-    Subject::Heard {
-        kind: entry.kind,
-        identity,
-        address: identity
-            .is_none()
-            .then(|| entry.address().map(|a| a.bytes))
-            .flatten(),
     }
 }
 

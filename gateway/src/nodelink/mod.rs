@@ -33,6 +33,7 @@ pub mod link;
 pub mod port;
 pub mod registry;
 pub mod settings;
+pub mod sightings;
 pub mod source;
 pub mod stats;
 
