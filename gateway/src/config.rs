@@ -120,6 +120,13 @@ pub enum SourceSection {
         /// Share of shoppers who use the store's app (the others are only counted).
         #[serde(default = "default_opted_in")]
         opted_in_share: f64,
+        /// Run each anchor as a shelf node: the node firmware's scanner
+        /// role, built for this machine, hearing the simulated air and
+        /// reporting over an in-memory node link as a node on a serial port
+        /// does (what `aisle demo` does). Off, what the anchors hear goes
+        /// straight to the pipeline.
+        #[serde(default)]
+        firmware_nodes: bool,
     },
     /// A recording played back at its own pace (or faster).
     Recording {
@@ -446,6 +453,9 @@ kind = "simulator"
 shoppers = 12
 seed = 1
 opted_in_share = 0.8
+# Run each anchor as a shelf node: the node firmware's scanner role on the
+# simulated air, reporting over the node link, as `aisle demo` does.
+firmware_nodes = false
 
 # [[source]]
 # kind = "recording"

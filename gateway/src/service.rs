@@ -67,6 +67,9 @@ pub enum ServiceError {
     /// The node registry of the node link.
     #[error("node link: {0}")]
     NodeLink(#[from] RegistryError),
+    /// The simulated store's shelf nodes.
+    #[error(transparent)]
+    SimulatedNodes(#[from] crate::nodesim::fleet::FleetError),
 }
 
 /// One decision as the console shows it.
@@ -165,6 +168,13 @@ pub fn start(
                 tracker.spawn(async move { link.run(device, out, stop).await });
             }
             node_link = Some(link);
+        } else if let SourceSection::Simulator {
+            firmware_nodes: true,
+            ..
+        } = source
+        {
+            let link = simulated_nodes(source, loaded, &sightings_tx, tracker, shutdown)?;
+            node_link.get_or_insert(link);
         } else {
             spawn_source(source, loaded, sightings_tx.clone(), tracker, shutdown);
         }
@@ -204,6 +214,7 @@ fn spawn_source(
             shoppers,
             seed,
             opted_in_share,
+            ..
         } => {
             let rotation = aisle_protocol::eid::RotationExponent::new(
                 loaded.config.identify.rotation_exponent,
@@ -235,6 +246,119 @@ fn spawn_source(
     }
 }
 
+/// Scan window of the simulated store's shelf nodes: a batch a second per
+/// node keeps a dozen nodes' links as quiet as a real store's UARTs need
+/// (about 1 KiB a second each with 30 phones in range), and the engine's
+/// filter works on the batches' per-window means.
+const SIMULATED_SCAN_WINDOW_MS: u16 = 1000;
+
+/// Starts a simulated store whose anchors are shelf nodes running the
+/// firmware core: the store's sightings go on the air, each node hears its
+/// own, and what the nodes report comes in through a node link as from
+/// serial ports. The nodes' registry (fresh keys) lives in a temporary
+/// directory of its own.
+fn simulated_nodes(
+    source: &SourceSection,
+    loaded: &Loaded,
+    out: &mpsc::Sender<SourceSighting>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<NodeLinkSource, ServiceError> {
+    use crate::nodelink::{NodeEntry, NodeSettings, Registry};
+    use crate::nodesim::fleet::{self, FleetError, NodePlan};
+    use crate::nodesim::{emulator::carry, medium::Air};
+
+    let SourceSection::Simulator {
+        shoppers,
+        seed,
+        opted_in_share,
+        ..
+    } = source
+    else {
+        unreachable!("called for simulators only");
+    };
+    let rotation =
+        aisle_protocol::eid::RotationExponent::new(loaded.config.identify.rotation_exponent)
+            .map_err(|e| FleetError::Start(std::io::Error::other(e.to_string())))?;
+    let state_dir = std::env::temp_dir().join(format!(
+        "aisle-simulated-nodes-{}-{seed}",
+        std::process::id()
+    ));
+    let mut registry = Registry::open(&state_dir)?;
+    let mut air = Air::new();
+    let mut plans = Vec::new();
+    let desired = NodeSettings {
+        scan_window_ms: SIMULATED_SCAN_WINDOW_MS,
+        ..NodeSettings::default()
+    };
+    let mut keys = vec![[0u8; 16]; loaded.layout.anchors.len()];
+    for key in &mut keys {
+        getrandom::fill(key)
+            .map_err(|e| FleetError::Start(std::io::Error::other(e.to_string())))?;
+    }
+    registry.update(|nodes| {
+        nodes.nodes.clear();
+        for ((i, anchor), key) in loaded.layout.anchors.iter().enumerate().zip(keys) {
+            let node_id = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let anchor_id: Arc<str> = Arc::from(anchor.id.as_str());
+            nodes.nodes.push(NodeEntry::new(
+                node_id,
+                anchor.id.clone(),
+                key,
+                desired.clone(),
+            ));
+            plans.push(NodePlan {
+                radio: air.radio(anchor_id.clone()),
+                anchor: anchor_id,
+                node_id,
+                key,
+                seed: seed.wrapping_add(u64::from(node_id)),
+            });
+        }
+        Ok(())
+    })?;
+    let link = NodeLinkSource::open(&state_dir)?;
+    let (ends, fleet_thread) = fleet::start(plans, SIMULATED_SCAN_WINDOW_MS, shutdown.clone())?;
+    let mut links = Vec::with_capacity(ends.len());
+    for end in ends {
+        let (link, out, stop) = (link.clone(), out.clone(), shutdown.clone());
+        let name = format!("simulated node {} ({})", end.node_id, end.anchor);
+        links.push(
+            tracker.spawn(async move { link.run_stream(&name, end.stream, out, stop).await }),
+        );
+    }
+    // The registry goes once nothing writes to it any more.
+    tracker.spawn(async move {
+        for task in links {
+            let _ = task.await;
+        }
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = fleet_thread.join();
+            let _ = std::fs::remove_dir_all(state_dir);
+        })
+        .await;
+    });
+    let store = SimulatedStore::new(
+        loaded.layout.clone(),
+        *shoppers,
+        *seed,
+        *opted_in_share,
+        rotation,
+    );
+    let (air_tx, air_rx) = mpsc::channel(SIGHTING_QUEUE);
+    let stop = shutdown.clone();
+    tracker.spawn(async move {
+        if let Err(error) = store.run(air_tx, stop).await {
+            tracing::error!(%error, "simulated store stopped");
+        }
+    });
+    tracker.spawn(async move {
+        let counts = carry(air_rx, air).await;
+        tracing::info!(?counts, "simulated air closed");
+    });
+    Ok(link)
+}
+
 /// The enrolment a configuration's simulated stores imply: the opted-in
 /// shoppers of each, so that the demo's phones resolve without a shoppers file.
 #[must_use]
@@ -253,6 +377,7 @@ pub fn simulated_enrolment(loaded: &Loaded) -> Vec<crate::identify::EnrolledShop
                 shoppers,
                 seed,
                 opted_in_share,
+                ..
             } => {
                 let store = SimulatedStore::new(
                     loaded.layout.clone(),

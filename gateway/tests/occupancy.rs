@@ -118,6 +118,7 @@ async fn service_publishes_zone_occupancy_retained() {
             shoppers: 40,
             seed: 7,
             opted_in_share: 0.5,
+            firmware_nodes: false,
         }],
         identify: aisle_gateway::identify::IdentifyConfig::default(),
         engine: aisle_gateway::engine::EngineConfig::default(),

@@ -50,6 +50,11 @@ pub struct DemoArgs {
     /// Also print every position, not only zone events.
     #[arg(long)]
     pub positions: bool,
+    /// Feed what the anchors hear straight to the pipeline instead of
+    /// running each anchor as a shelf node (the node firmware's scanner
+    /// role on the simulated air, reporting over the node link).
+    #[arg(long)]
+    pub direct: bool,
 }
 
 /// `aisle generate-config`.
@@ -97,6 +102,7 @@ pub fn demo(args: &DemoArgs) -> ExitCode {
             shoppers: args.shoppers,
             seed: args.seed,
             opted_in_share: args.opted_in,
+            firmware_nodes: !args.direct,
         }],
         identify: crate::identify::IdentifyConfig::default(),
         engine: crate::engine::EngineConfig::default(),

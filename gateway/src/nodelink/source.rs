@@ -65,15 +65,87 @@ impl NodeLinkSource {
         shutdown: CancellationToken,
     ) {
         let name = device.display().to_string();
-        let (events_tx, mut events) = mpsc::channel(PORT_QUEUE);
+        let (events_tx, events) = mpsc::channel(PORT_QUEUE);
         let (frames_tx, mut frames_rx) = mpsc::channel::<Vec<u8>>(OUTGOING_QUEUE);
         let stop = shutdown.child_token();
         let thread_stop = stop.clone();
-        let thread_device = device.clone();
         let thread = tokio::task::spawn_blocking(move || {
-            run_port_thread(&thread_device, &events_tx, &mut frames_rx, &thread_stop);
+            run_port_thread(&device, &events_tx, &mut frames_rx, &thread_stop);
         });
-        let mut receiver = PortReceiver::new(&name);
+        self.serve(&name, events, &frames_tx, &out, &shutdown).await;
+        stop.cancel();
+        let _ = thread.await;
+    }
+
+    /// Serves a node linked by an in-process byte stream (a host-run node's
+    /// end of a pipe) as [`run`](Self::run) serves a port; `name` stands for
+    /// the port in logs. Ends at `shutdown` or when the stream ends.
+    pub async fn run_stream<S>(
+        &self,
+        name: &str,
+        stream: S,
+        out: mpsc::Sender<SourceSighting>,
+        shutdown: CancellationToken,
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let (events_tx, events) = mpsc::channel(PORT_QUEUE);
+        let (frames_tx, mut frames_rx) = mpsc::channel::<Vec<u8>>(OUTGOING_QUEUE);
+        let stop = shutdown.child_token();
+        let reading = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                if events_tx.send(PortEvent::Opened).await.is_err() {
+                    return;
+                }
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    let n = tokio::select! {
+                        () = stop.cancelled() => return,
+                        read = reader.read(&mut buf) => read,
+                    };
+                    let event = match n {
+                        // The node stopping with the gateway is no loss.
+                        Ok(0) if stop.is_cancelled() => return,
+                        Ok(0) => PortEvent::Lost("end of stream".into()),
+                        Ok(n) => PortEvent::Bytes(buf[..n].to_vec()),
+                        Err(e) => PortEvent::Lost(e.to_string()),
+                    };
+                    let last = matches!(event, PortEvent::Lost(_));
+                    if events_tx.send(event).await.is_err() || last {
+                        return;
+                    }
+                }
+            }
+        });
+        let writing = tokio::spawn(async move {
+            while let Some(frame) = frames_rx.recv().await {
+                if writer.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.serve(name, events, &frames_tx, &out, &shutdown).await;
+        stop.cancel();
+        drop(frames_tx);
+        let _ = reading.await;
+        let _ = writing.await;
+    }
+
+    /// The loop both kinds of link share: frames in, sightings and
+    /// `Configure`s out, the registry kept, until `shutdown`, the end of
+    /// `events` or the pipeline's.
+    async fn serve(
+        &self,
+        name: &str,
+        mut events: mpsc::Receiver<PortEvent>,
+        frames_tx: &mpsc::Sender<Vec<u8>>,
+        out: &mpsc::Sender<SourceSighting>,
+        shutdown: &CancellationToken,
+    ) {
+        let mut receiver = PortReceiver::new(name);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut opened_before = false;
@@ -100,7 +172,7 @@ impl NodeLinkSource {
                         let now = wall_clock();
                         let mut links = self.lock();
                         receiver.receive(&mut links, &bytes, now, &mut sightings);
-                        links.configures_due(&name, now)
+                        links.configures_due(name, now)
                     }
                 },
                 _ = housekeeping.tick() => {
@@ -112,7 +184,7 @@ impl NodeLinkSource {
                     if let Err(error) = links.persist(now, false) {
                         tracing::error!(%error, "node registry not written");
                     }
-                    links.configures_due(&name, now)
+                    links.configures_due(name, now)
                 }
             };
             for frame in frames {
@@ -128,13 +200,11 @@ impl NodeLinkSource {
                 break;
             }
         }
-        stop.cancel();
-        // The thread may be waiting for room in the queue: closing it lets
-        // the thread see that no one listens, and end.
+        // The reader may be waiting for room in the queue: closing it lets
+        // the reader see that no one listens, and end.
         drop(events);
         if let Err(error) = self.lock().persist(wall_clock(), true) {
             tracing::error!(%error, "node registry not written at shutdown");
         }
-        let _ = thread.await;
     }
 }
