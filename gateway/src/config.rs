@@ -8,12 +8,14 @@
 //! mqtt://host:port`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineConfig;
 use crate::identify::{EnrolledShopper, IdentifyConfig, load_shoppers};
 use crate::layout::Layout;
+use crate::mqtt::TlsFiles;
 
 /// The `[store]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +32,7 @@ pub struct StoreSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttSection {
-    /// `embedded`, or `mqtt://host:port`.
+    /// `embedded`, `mqtt://host:port`, or `mqtts://host:port` for TLS.
     pub broker: String,
     /// Client id on the broker; one gateway per id.
     pub client_id: String,
@@ -40,6 +42,17 @@ pub struct MqttSection {
     /// A file holding the password (kept out of this file so it can be shared).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    /// With `mqtts://`: PEM certificates of the CA to trust instead of the
+    /// platform's roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// With `mqtts://`: the gateway's PEM certificate, for brokers that
+    /// authenticate clients by certificate (mutual TLS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// The PEM private key of `client_cert_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
     /// Seconds between keep-alive pings.
     pub keep_alive_s: u16,
     /// Where QoS 1 events wait while the broker is unreachable.
@@ -57,6 +70,9 @@ impl Default for MqttSection {
             client_id: "aisle-gateway".into(),
             username: None,
             password_file: None,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
             keep_alive_s: 15,
             spool_dir: PathBuf::from("aisle-spool"),
             spool_max_mib: 256,
@@ -85,11 +101,19 @@ impl MqttSection {
         if self.broker == "embedded" {
             return Ok(BrokerAddress::Embedded);
         }
-        let bad = || format!("{:?} is not embedded or mqtt://host:port", self.broker);
-        let rest = self.broker.strip_prefix("mqtt://").ok_or_else(bad)?;
+        let bad = || {
+            format!(
+                "{:?} is not embedded, mqtt://host:port or mqtts://host:port",
+                self.broker
+            )
+        };
+        let (rest, default_port) = match self.broker.strip_prefix("mqtts://") {
+            Some(rest) => (rest, 8883),
+            None => (self.broker.strip_prefix("mqtt://").ok_or_else(bad)?, 1883),
+        };
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
-            None => (rest, 1883),
+            None => (rest, default_port),
         };
         if host.is_empty() || host.contains('/') {
             return Err(bad());
@@ -101,6 +125,37 @@ impl MqttSection {
                 .to_owned(),
             port,
         })
+    }
+
+    /// Whether the broker is reached over TLS (`mqtts://`).
+    #[must_use]
+    pub fn uses_tls(&self) -> bool {
+        self.broker.starts_with("mqtts://")
+    }
+
+    /// The TLS settings, read and checked, when the broker is `mqtts://`.
+    fn tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>, (String, String)> {
+        let files = [
+            ("ca_file", &self.ca_file),
+            ("client_cert_file", &self.client_cert_file),
+            ("client_key_file", &self.client_key_file),
+        ];
+        if !self.uses_tls() {
+            return match files.iter().find(|(_, f)| f.is_some()) {
+                Some((key, _)) => Err((
+                    format!("mqtt.{key}"),
+                    "is used only with an mqtts:// broker".into(),
+                )),
+                None => Ok(None),
+            };
+        }
+        crate::mqtt::tls::client_config(&TlsFiles {
+            ca_file: self.ca_file.as_deref(),
+            client_cert_file: self.client_cert_file.as_deref(),
+            client_key_file: self.client_key_file.as_deref(),
+        })
+        .map(Some)
+        .map_err(|e| (format!("mqtt.{}", e.key), e.reason))
     }
 }
 
@@ -209,6 +264,8 @@ pub struct Loaded {
     pub broker: BrokerAddress,
     /// The MQTT password, read from its file.
     pub password: Option<String>,
+    /// TLS to the broker, set up from its files, for `mqtts://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Config {
@@ -249,7 +306,15 @@ impl Config {
         if let Some(p) = &mut self.store.shoppers {
             at(p);
         }
-        if let Some(p) = &mut self.mqtt.password_file {
+        for p in [
+            &mut self.mqtt.password_file,
+            &mut self.mqtt.ca_file,
+            &mut self.mqtt.client_cert_file,
+            &mut self.mqtt.client_key_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
             at(p);
         }
         at(&mut self.mqtt.spool_dir);
@@ -274,6 +339,7 @@ impl Config {
             None => Vec::new(),
         };
         let broker = self.mqtt.address().map_err(|r| err("mqtt.broker", r))?;
+        let tls = self.mqtt.tls().map_err(|(key, reason)| err(&key, reason))?;
         if self.mqtt.client_id.is_empty() || self.mqtt.client_id.len() > 64 {
             return Err(err("mqtt.client_id", "must be 1 to 64 characters".into()));
         }
@@ -349,6 +415,7 @@ impl Config {
             shoppers,
             broker,
             password,
+            tls,
         })
     }
 }
@@ -389,12 +456,19 @@ layout = "layout.toml"
 
 [mqtt]
 # "embedded" runs a broker inside the gateway on 127.0.0.1:1883, or the next
-# free port; otherwise the address of any MQTT 3.1.1 broker.
+# free port; otherwise the address of any MQTT 3.1.1 broker, mqtts:// for TLS.
 broker = "embedded"
 # broker = "mqtt://192.0.2.10:1883"
+# broker = "mqtts://broker.example:8883"
 client_id = "aisle-gateway"
 # username = "aisle"
 # password_file = "mqtt-password"
+# With mqtts://: the PEM CA certificate(s) to trust; the system's trusted
+# roots when not set.
+# ca_file = "broker-ca.pem"
+# With mqtts://, for brokers that want a client certificate (mutual TLS):
+# client_cert_file = "gateway.pem"
+# client_key_file = "gateway.key"
 keep_alive_s = 15
 # Zone events (QoS 1) wait here while the broker is unreachable, and are
 # delivered in order when it returns.
@@ -414,6 +488,7 @@ opted_in_share = 0.8
 # kind = "recording"
 # path = "sightings.jsonl.gz"
 # speed = 1.0
+
 
 [identify]
 # The store app's EID rotation exponent: identifiers rotate every 2^K s.
@@ -500,6 +575,34 @@ mod tests {
     }
 
     #[test]
+    fn tls_files_are_checked_with_the_configuration() {
+        let dir = store_dir();
+        let check = |mqtt: &str| {
+            let text = default_toml().replace(
+                "broker = \"embedded\"\n",
+                &format!("broker = \"embedded\"\n{mqtt}\n"),
+            );
+            let path = write(dir.path(), "gateway.toml", &text);
+            Config::load(&path)
+        };
+        let e = check("ca_file = \"ca.pem\"").unwrap_err();
+        assert_eq!(e.key, "mqtt.ca_file");
+        assert!(e.reason.contains("mqtts://"), "{e}");
+        let text = default_toml().replace(
+            "broker = \"embedded\"\n",
+            "broker = \"mqtts://127.0.0.1:8883\"\nca_file = \"missing-ca.pem\"\n",
+        );
+        let path = write(dir.path(), "gateway.toml", &text);
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!(e.key, "mqtt.ca_file");
+        assert!(
+            e.reason
+                .contains(&dir.path().join("missing-ca.pem").display().to_string()),
+            "the file is named, relative to the configuration: {e}"
+        );
+    }
+
+    #[test]
     fn broker_addresses() {
         let parse = |b: &str| {
             MqttSection {
@@ -522,6 +625,14 @@ mod tests {
                 port: 1883
             })
         );
+        assert_eq!(
+            parse("mqtts://broker.local"),
+            Ok(BrokerAddress::Remote {
+                host: "broker.local".into(),
+                port: 8883
+            })
+        );
+        assert!(parse("mqtts://").is_err());
         assert!(parse("mqtt://:1883").is_err());
         assert!(parse("mqtt://h:99999").is_err());
         assert!(parse("http://h").is_err());

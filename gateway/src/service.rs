@@ -129,6 +129,7 @@ pub fn start(
                 .clone()
                 .map(|u| (u, loaded.password.clone().unwrap_or_default())),
             keep_alive: Duration::from_secs(u64::from(config.mqtt.keep_alive_s)),
+            tls: loaded.tls.clone(),
             last_will: Some(RetainedStatus::new(status_topic.clone(), json(&offline))),
             birth: Some(RetainedStatus::new(status_topic.clone(), json(&online))),
         },
