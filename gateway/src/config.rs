@@ -184,6 +184,61 @@ pub enum SourceSection {
         #[serde(default = "default_speed")]
         speed: f64,
     },
+    /// The gateway's own Bluetooth adapter, scanning as one of the layout's
+    /// anchors (BlueZ on Linux).
+    Bluetooth {
+        /// The layout anchor the adapter is.
+        anchor: String,
+        /// The adapter's name, such as `hci0`; the first adapter when not set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        adapter: Option<String>,
+    },
+}
+
+impl SourceSection {
+    /// Checks the values of one source: `Err((key, reason))`.
+    fn check(&self, layout: &Layout) -> Result<(), (&'static str, String)> {
+        match self {
+            SourceSection::Simulator {
+                shoppers,
+                opted_in_share,
+                ..
+            } => {
+                if *shoppers == 0 || *shoppers > 10_000 {
+                    return Err(("shoppers", format!("{shoppers} is not in 1..=10000")));
+                }
+                if !(0.0..=1.0).contains(opted_in_share) {
+                    return Err((
+                        "opted_in_share",
+                        format!("{opted_in_share} is not in 0..=1"),
+                    ));
+                }
+            }
+            SourceSection::Recording { path, speed } => {
+                if !path.exists() {
+                    return Err(("path", format!("{} does not exist", path.display())));
+                }
+                if !(speed.is_finite() && *speed > 0.0) {
+                    return Err(("speed", format!("{speed} is not above 0")));
+                }
+            }
+            SourceSection::Bluetooth { anchor, adapter } => {
+                if !layout.anchors.iter().any(|a| &a.id == anchor) {
+                    return Err((
+                        "anchor",
+                        format!("{anchor:?} is not an anchor of the layout"),
+                    ));
+                }
+                if adapter
+                    .as_ref()
+                    .is_some_and(|a| a.is_empty() || a.contains(char::is_whitespace))
+                {
+                    return Err(("adapter", "must be an adapter name such as hci0".into()));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_sim_shoppers() -> usize {
@@ -368,40 +423,8 @@ impl Config {
             return Err(err("source", "at least one [[source]] is needed".into()));
         }
         for (i, s) in self.sources.iter().enumerate() {
-            match s {
-                SourceSection::Simulator {
-                    shoppers,
-                    opted_in_share,
-                    ..
-                } => {
-                    if *shoppers == 0 || *shoppers > 10_000 {
-                        return Err(err(
-                            &format!("source[{i}].shoppers"),
-                            format!("{shoppers} is not in 1..=10000"),
-                        ));
-                    }
-                    if !(0.0..=1.0).contains(opted_in_share) {
-                        return Err(err(
-                            &format!("source[{i}].opted_in_share"),
-                            format!("{opted_in_share} is not in 0..=1"),
-                        ));
-                    }
-                }
-                SourceSection::Recording { path, speed } => {
-                    if !path.exists() {
-                        return Err(err(
-                            &format!("source[{i}].path"),
-                            format!("{} does not exist", path.display()),
-                        ));
-                    }
-                    if !(speed.is_finite() && *speed > 0.0) {
-                        return Err(err(
-                            &format!("source[{i}].speed"),
-                            format!("{speed} is not above 0"),
-                        ));
-                    }
-                }
-            }
+            s.check(&layout)
+                .map_err(|(key, reason)| err(&format!("source[{i}].{key}"), reason))?;
         }
         crate::identify::Identifier::new(&self.identify, &shoppers, 0)
             .map_err(|e| err("identify", e.to_string()))?;
@@ -489,6 +512,11 @@ opted_in_share = 0.8
 # path = "sightings.jsonl.gz"
 # speed = 1.0
 
+# The gateway's own Bluetooth adapter (BlueZ), as one of the layout's anchors.
+# [[source]]
+# kind = "bluetooth"
+# anchor = "gateway"
+# adapter = "hci0"
 
 [identify]
 # The store app's EID rotation exponent: identifiers rotate every 2^K s.
@@ -572,6 +600,28 @@ mod tests {
             )
         });
         assert_eq!(e.key, "source[1].path");
+        let bluetooth = |anchor: String| {
+            move |t: String| {
+                t.replace(
+                    "# [[source]]\n# kind = \"bluetooth\"\n# anchor = \"gateway\"",
+                    &format!("[[source]]\nkind = \"bluetooth\"\nanchor = \"{anchor}\""),
+                )
+            }
+        };
+        let e = check(&bluetooth("nowhere".into()));
+        assert_eq!(e.key, "source[1].anchor");
+        assert!(e.reason.contains("nowhere"), "{e}");
+        let anchor = crate::sim::store::demo_layout().anchors[0].id.clone();
+        let path = write(
+            dir.path(),
+            "gateway.toml",
+            &bluetooth(anchor)(default_toml()),
+        );
+        let loaded = Config::load(&path).unwrap();
+        assert!(matches!(
+            &loaded.config.sources[1],
+            SourceSection::Bluetooth { adapter: None, .. }
+        ));
     }
 
     #[test]

@@ -200,6 +200,13 @@ fn spawn_source(
                 }
             });
         }
+        SourceSection::Bluetooth { anchor, adapter } => {
+            let source = crate::bluetooth::AdapterSource {
+                anchor: anchor.into(),
+                adapter,
+            };
+            tracker.spawn(source.run(out, stop));
+        }
         SourceSection::Recording { path, speed } => {
             tracker.spawn(async move {
                 match play_recording(path, speed, out, stop).await {
@@ -240,7 +247,7 @@ pub fn simulated_enrolment(loaded: &Loaded) -> Vec<crate::identify::EnrolledShop
                 let names = store.device_names();
                 Some(store.phones.enrolment(names.iter().map(String::as_str)))
             }
-            SourceSection::Recording { .. } => None,
+            SourceSection::Recording { .. } | SourceSection::Bluetooth { .. } => None,
         })
         .flatten()
         .collect()

@@ -4,4 +4,5 @@
 
 pub mod calibrate;
 pub mod replay;
+pub mod scan;
 pub mod serve;
