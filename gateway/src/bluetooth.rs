@@ -108,6 +108,7 @@ impl AdapterSource {
         let info = adapter.adapter_info().await?;
         tracing::info!(anchor = %self.anchor, adapter = %info, "Bluetooth scan started");
         let mut last_heard: HashMap<PeripheralId, Instant> = HashMap::new();
+        let mut powered_off = false;
         let mut health = tokio::time::interval(HEALTH_EVERY);
         health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -131,9 +132,17 @@ impl AdapterSource {
                 | CentralEvent::DeviceUpdated(id)
                 | CentralEvent::ManufacturerDataAdvertisement { id, .. }
                 | CentralEvent::ServiceDataAdvertisement { id, .. } => id,
-                // BlueZ stops discovery when the adapter powers off.
-                CentralEvent::StateUpdate(CentralState::PoweredOn) => {
+                // BlueZ stops discovery when the adapter powers off, so start
+                // it again when power comes back. Only then: starting a scan
+                // sets `Powered` itself, which may signal a power-on again.
+                CentralEvent::StateUpdate(CentralState::PoweredOff) => {
+                    powered_off = true;
+                    continue;
+                }
+                CentralEvent::StateUpdate(CentralState::PoweredOn) if powered_off => {
+                    powered_off = false;
                     adapter.start_scan(ScanFilter::default()).await?;
+                    tracing::info!(anchor = %self.anchor, "Bluetooth scan started again after power-on");
                     continue;
                 }
                 _ => continue,

@@ -3,7 +3,8 @@
 //! daemon, which the gateway reaches as its system bus. The test adds an
 //! adapter and devices, changes their advertisement properties as BlueZ does
 //! when it hears an advertisement, and checks the sightings `aisle scan`
-//! prints; then it takes the adapter away and brings it back.
+//! prints; then it powers the adapter off and on, and takes it away and
+//! brings it back.
 //!
 //! Needs `dbus-daemon` and python-dbusmock; scripts/test installs both (the
 //! latter into `target/python-dbusmock`). Real radios are not tested here.
@@ -45,6 +46,14 @@ elif command == "device-add":
 elif command == "discovering":
     adapter = bus.get_object("org.bluez", "/org/bluez/" + args[0])
     print(bool(adapter.Get("org.bluez.Adapter1", "Discovering", dbus_interface=dbus.PROPERTIES_IFACE)))
+elif command == "power":
+    # Powering off ends discovery, as in BlueZ.
+    adapter = bus.get_object("org.bluez", "/org/bluez/" + args[0])
+    on = args[1] == "on"
+    props = {"Powered": dbus.Boolean(on)}
+    if not on:
+        props["Discovering"] = dbus.Boolean(False)
+    adapter.UpdateProperties("org.bluez.Adapter1", props, dbus_interface="org.freedesktop.DBus.Mock")
 elif command == "advertise":
     adapter, address, rssi, kind, key, data = args
     path = "/org/bluez/%s/dev_%s" % (adapter, address.replace(":", "_"))
@@ -253,7 +262,7 @@ fn adv(line: &serde_json::Value) -> Vec<u8> {
 }
 
 #[test]
-fn the_adapter_hears_beacons_as_sightings_and_comes_back_after_removal() {
+fn the_adapter_hears_beacons_and_scans_again_after_power_off_and_removal() {
     let bluez = MockBluez::start();
     bluez.add_adapter_and_devices();
     let scan = Scan::start(&bluez.address);
@@ -314,6 +323,14 @@ fn the_adapter_hears_beacons_as_sightings_and_comes_back_after_removal() {
     ]);
     let line = scan.until_rssi(-70.0);
     assert_eq!(Frame::classify(&adv(&line)), Ok(Frame::EddystoneEid(eid)));
+
+    // The adapter powers off and on again: scanning starts again.
+    bluez.run(&["power", "hci0", "off"]);
+    assert_eq!(bluez.run(&["discovering", "hci0"]), "False");
+    bluez.run(&["power", "hci0", "on"]);
+    bluez.wait_discovering();
+    ibeacon("-58");
+    scan.until_rssi(-58.0);
 
     // The adapter goes away and comes back: scanning resumes by itself.
     bluez.run(&["adapter-remove", "hci0"]);
