@@ -8,12 +8,14 @@
 //! mqtt://host:port`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineConfig;
 use crate::identify::{EnrolledShopper, IdentifyConfig, load_shoppers};
 use crate::layout::Layout;
+use crate::mqtt::TlsFiles;
 
 /// The `[store]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +32,7 @@ pub struct StoreSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttSection {
-    /// `embedded`, or `mqtt://host:port`.
+    /// `embedded`, `mqtt://host:port`, or `mqtts://host:port` for TLS.
     pub broker: String,
     /// Client id on the broker; one gateway per id.
     pub client_id: String,
@@ -40,6 +42,17 @@ pub struct MqttSection {
     /// A file holding the password (kept out of this file so it can be shared).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    /// With `mqtts://`: PEM certificates of the CA to trust instead of the
+    /// platform's roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// With `mqtts://`: the gateway's PEM certificate, for brokers that
+    /// authenticate clients by certificate (mutual TLS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// The PEM private key of `client_cert_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
     /// Seconds between keep-alive pings.
     pub keep_alive_s: u16,
     /// Where QoS 1 events wait while the broker is unreachable.
@@ -57,6 +70,9 @@ impl Default for MqttSection {
             client_id: "aisle-gateway".into(),
             username: None,
             password_file: None,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
             keep_alive_s: 15,
             spool_dir: PathBuf::from("aisle-spool"),
             spool_max_mib: 256,
@@ -85,11 +101,19 @@ impl MqttSection {
         if self.broker == "embedded" {
             return Ok(BrokerAddress::Embedded);
         }
-        let bad = || format!("{:?} is not embedded or mqtt://host:port", self.broker);
-        let rest = self.broker.strip_prefix("mqtt://").ok_or_else(bad)?;
+        let bad = || {
+            format!(
+                "{:?} is not embedded, mqtt://host:port or mqtts://host:port",
+                self.broker
+            )
+        };
+        let (rest, default_port) = match self.broker.strip_prefix("mqtts://") {
+            Some(rest) => (rest, 8883),
+            None => (self.broker.strip_prefix("mqtt://").ok_or_else(bad)?, 1883),
+        };
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
-            None => (rest, 1883),
+            None => (rest, default_port),
         };
         if host.is_empty() || host.contains('/') {
             return Err(bad());
@@ -101,6 +125,37 @@ impl MqttSection {
                 .to_owned(),
             port,
         })
+    }
+
+    /// Whether the broker is reached over TLS (`mqtts://`).
+    #[must_use]
+    pub fn uses_tls(&self) -> bool {
+        self.broker.starts_with("mqtts://")
+    }
+
+    /// The TLS settings, read and checked, when the broker is `mqtts://`.
+    fn tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>, (String, String)> {
+        let files = [
+            ("ca_file", &self.ca_file),
+            ("client_cert_file", &self.client_cert_file),
+            ("client_key_file", &self.client_key_file),
+        ];
+        if !self.uses_tls() {
+            return match files.iter().find(|(_, f)| f.is_some()) {
+                Some((key, _)) => Err((
+                    format!("mqtt.{key}"),
+                    "is used only with an mqtts:// broker".into(),
+                )),
+                None => Ok(None),
+            };
+        }
+        crate::mqtt::tls::client_config(&TlsFiles {
+            ca_file: self.ca_file.as_deref(),
+            client_cert_file: self.client_cert_file.as_deref(),
+            client_key_file: self.client_key_file.as_deref(),
+        })
+        .map(Some)
+        .map_err(|e| (format!("mqtt.{}", e.key), e.reason))
     }
 }
 
@@ -147,6 +202,63 @@ pub enum SourceSection {
         #[serde(default = "default_state_dir")]
         state_dir: PathBuf,
     },
+    /// The gateway's own Bluetooth adapter, scanning as one of the layout's
+    /// anchors (BlueZ on Linux).
+    Bluetooth {
+        /// The layout anchor the adapter is.
+        anchor: String,
+        /// The adapter's name, such as `hci0`; the first adapter when not set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        adapter: Option<String>,
+    },
+}
+
+impl SourceSection {
+    /// Checks the values of one source: `Err((key, reason))`.
+    fn check(&self, layout: &Layout) -> Result<(), (&'static str, String)> {
+        match self {
+            SourceSection::Simulator {
+                shoppers,
+                opted_in_share,
+                ..
+            } => {
+                if *shoppers == 0 || *shoppers > 10_000 {
+                    return Err(("shoppers", format!("{shoppers} is not in 1..=10000")));
+                }
+                if !(0.0..=1.0).contains(opted_in_share) {
+                    return Err((
+                        "opted_in_share",
+                        format!("{opted_in_share} is not in 0..=1"),
+                    ));
+                }
+            }
+            SourceSection::Recording { path, speed } => {
+                if !path.exists() {
+                    return Err(("path", format!("{} does not exist", path.display())));
+                }
+                if !(speed.is_finite() && *speed > 0.0) {
+                    return Err(("speed", format!("{speed} is not above 0")));
+                }
+            }
+            // Checked against its registry by `nodelink::check_source`.
+            SourceSection::NodeLink { .. } => {}
+            SourceSection::Bluetooth { anchor, adapter } => {
+                if !layout.anchors.iter().any(|a| &a.id == anchor) {
+                    return Err((
+                        "anchor",
+                        format!("{anchor:?} is not an anchor of the layout"),
+                    ));
+                }
+                if adapter
+                    .as_ref()
+                    .is_some_and(|a| a.is_empty() || a.contains(char::is_whitespace))
+                {
+                    return Err(("adapter", "must be an adapter name such as hci0".into()));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_sim_shoppers() -> usize {
@@ -230,6 +342,8 @@ pub struct Loaded {
     pub broker: BrokerAddress,
     /// The MQTT password, read from its file.
     pub password: Option<String>,
+    /// TLS to the broker, set up from its files, for `mqtts://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Config {
@@ -270,7 +384,15 @@ impl Config {
         if let Some(p) = &mut self.store.shoppers {
             at(p);
         }
-        if let Some(p) = &mut self.mqtt.password_file {
+        for p in [
+            &mut self.mqtt.password_file,
+            &mut self.mqtt.ca_file,
+            &mut self.mqtt.client_cert_file,
+            &mut self.mqtt.client_key_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
             at(p);
         }
         at(&mut self.mqtt.spool_dir);
@@ -278,7 +400,7 @@ impl Config {
             match s {
                 SourceSection::Recording { path, .. } => at(path),
                 SourceSection::NodeLink { state_dir, .. } => at(state_dir),
-                SourceSection::Simulator { .. } => {}
+                SourceSection::Simulator { .. } | SourceSection::Bluetooth { .. } => {}
             }
         }
     }
@@ -297,6 +419,7 @@ impl Config {
             None => Vec::new(),
         };
         let broker = self.mqtt.address().map_err(|r| err("mqtt.broker", r))?;
+        let tls = self.mqtt.tls().map_err(|(key, reason)| err(&key, reason))?;
         if self.mqtt.client_id.is_empty() || self.mqtt.client_id.len() > 64 {
             return Err(err("mqtt.client_id", "must be 1 to 64 characters".into()));
         }
@@ -325,43 +448,12 @@ impl Config {
             return Err(err("source", "at least one [[source]] is needed".into()));
         }
         for (i, s) in self.sources.iter().enumerate() {
-            match s {
-                SourceSection::Simulator {
-                    shoppers,
-                    opted_in_share,
-                    ..
-                } => {
-                    if *shoppers == 0 || *shoppers > 10_000 {
-                        return Err(err(
-                            &format!("source[{i}].shoppers"),
-                            format!("{shoppers} is not in 1..=10000"),
-                        ));
-                    }
-                    if !(0.0..=1.0).contains(opted_in_share) {
-                        return Err(err(
-                            &format!("source[{i}].opted_in_share"),
-                            format!("{opted_in_share} is not in 0..=1"),
-                        ));
-                    }
-                }
-                SourceSection::NodeLink { devices, state_dir } => {
-                    crate::nodelink::check_source(i, devices, state_dir, &layout)
-                        .map_err(|(key, r)| err(&key, r))?;
-                }
-                SourceSection::Recording { path, speed } => {
-                    if !path.exists() {
-                        return Err(err(
-                            &format!("source[{i}].path"),
-                            format!("{} does not exist", path.display()),
-                        ));
-                    }
-                    if !(speed.is_finite() && *speed > 0.0) {
-                        return Err(err(
-                            &format!("source[{i}].speed"),
-                            format!("{speed} is not above 0"),
-                        ));
-                    }
-                }
+            if let SourceSection::NodeLink { devices, state_dir } = s {
+                crate::nodelink::check_source(i, devices, state_dir, &layout)
+                    .map_err(|(key, r)| err(&key, r))?;
+            } else {
+                s.check(&layout)
+                    .map_err(|(key, reason)| err(&format!("source[{i}].{key}"), reason))?;
             }
         }
         one_node_link(&self.sources).map_err(|(key, r)| err(&key, r))?;
@@ -377,6 +469,7 @@ impl Config {
             shoppers,
             broker,
             password,
+            tls,
         })
     }
 }
@@ -433,12 +526,19 @@ layout = "layout.toml"
 
 [mqtt]
 # "embedded" runs a broker inside the gateway on 127.0.0.1:1883, or the next
-# free port; otherwise the address of any MQTT 3.1.1 broker.
+# free port; otherwise the address of any MQTT 3.1.1 broker, mqtts:// for TLS.
 broker = "embedded"
 # broker = "mqtt://192.0.2.10:1883"
+# broker = "mqtts://broker.example:8883"
 client_id = "aisle-gateway"
 # username = "aisle"
 # password_file = "mqtt-password"
+# With mqtts://: the PEM CA certificate(s) to trust; the system's trusted
+# roots when not set.
+# ca_file = "broker-ca.pem"
+# With mqtts://, for brokers that want a client certificate (mutual TLS):
+# client_cert_file = "gateway.pem"
+# client_key_file = "gateway.key"
 keep_alive_s = 15
 # Zone events (QoS 1) wait here while the broker is unreachable, and are
 # delivered in order when it returns.
@@ -469,6 +569,12 @@ firmware_nodes = false
 # kind = "node_link"
 # devices = ["/dev/ttyACM0"]
 # state_dir = "aisle-state"
+
+# The gateway's own Bluetooth adapter (BlueZ), as one of the layout's anchors.
+# [[source]]
+# kind = "bluetooth"
+# anchor = "gateway"
+# adapter = "hci0"
 
 [identify]
 # The store app's EID rotation exponent: identifiers rotate every 2^K s.
@@ -552,6 +658,56 @@ mod tests {
             )
         });
         assert_eq!(e.key, "source[1].path");
+        let bluetooth = |anchor: String| {
+            move |t: String| {
+                t.replace(
+                    "# [[source]]\n# kind = \"bluetooth\"\n# anchor = \"gateway\"",
+                    &format!("[[source]]\nkind = \"bluetooth\"\nanchor = \"{anchor}\""),
+                )
+            }
+        };
+        let e = check(&bluetooth("nowhere".into()));
+        assert_eq!(e.key, "source[1].anchor");
+        assert!(e.reason.contains("nowhere"), "{e}");
+        let anchor = crate::sim::store::demo_layout().anchors[0].id.clone();
+        let path = write(
+            dir.path(),
+            "gateway.toml",
+            &bluetooth(anchor)(default_toml()),
+        );
+        let loaded = Config::load(&path).unwrap();
+        assert!(matches!(
+            &loaded.config.sources[1],
+            SourceSection::Bluetooth { adapter: None, .. }
+        ));
+    }
+
+    #[test]
+    fn tls_files_are_checked_with_the_configuration() {
+        let dir = store_dir();
+        let check = |mqtt: &str| {
+            let text = default_toml().replace(
+                "broker = \"embedded\"\n",
+                &format!("broker = \"embedded\"\n{mqtt}\n"),
+            );
+            let path = write(dir.path(), "gateway.toml", &text);
+            Config::load(&path)
+        };
+        let e = check("ca_file = \"ca.pem\"").unwrap_err();
+        assert_eq!(e.key, "mqtt.ca_file");
+        assert!(e.reason.contains("mqtts://"), "{e}");
+        let text = default_toml().replace(
+            "broker = \"embedded\"\n",
+            "broker = \"mqtts://127.0.0.1:8883\"\nca_file = \"missing-ca.pem\"\n",
+        );
+        let path = write(dir.path(), "gateway.toml", &text);
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!(e.key, "mqtt.ca_file");
+        assert!(
+            e.reason
+                .contains(&dir.path().join("missing-ca.pem").display().to_string()),
+            "the file is named, relative to the configuration: {e}"
+        );
     }
 
     #[test]
@@ -577,6 +733,14 @@ mod tests {
                 port: 1883
             })
         );
+        assert_eq!(
+            parse("mqtts://broker.local"),
+            Ok(BrokerAddress::Remote {
+                host: "broker.local".into(),
+                port: 8883
+            })
+        );
+        assert!(parse("mqtts://").is_err());
         assert!(parse("mqtt://:1883").is_err());
         assert!(parse("mqtt://h:99999").is_err());
         assert!(parse("http://h").is_err());

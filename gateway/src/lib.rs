@@ -5,6 +5,7 @@
 //! published. This crate holds the stages that run on the gateway; its
 //! binary, `aisle`, is a thin command line over them.
 
+pub mod bluetooth;
 pub mod cli;
 pub mod config;
 pub mod engine;

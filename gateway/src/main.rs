@@ -36,6 +36,9 @@ enum Command {
     Run(aisle_gateway::cli::serve::RunArgs),
     /// Print a commented default configuration for `run`.
     GenerateConfig,
+    /// Print what the gateway's own Bluetooth adapter hears, as recording
+    /// lines for `aisle replay`; until Ctrl-C or `--seconds`.
+    Scan(aisle_gateway::cli::scan::ScanArgs),
     /// Fit each anchor's radio model from sightings at known positions and
     /// write the calibrated layout.
     Calibrate(aisle_gateway::cli::calibrate::CalibrateArgs),
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => aisle_gateway::cli::serve::demo(&args),
         Command::Run(args) => aisle_gateway::cli::serve::run(&args),
         Command::GenerateConfig => aisle_gateway::cli::serve::generate_config(),
+        Command::Scan(args) => aisle_gateway::cli::scan::main(&args),
         Command::Simulate(args) => aisle_gateway::sim::cli::main(&args),
         Command::Replay(args) => aisle_gateway::cli::replay::main(&args),
         Command::Calibrate(args) => aisle_gateway::cli::calibrate::main(&args),

@@ -138,6 +138,7 @@ pub fn start(
                 .clone()
                 .map(|u| (u, loaded.password.clone().unwrap_or_default())),
             keep_alive: Duration::from_secs(u64::from(config.mqtt.keep_alive_s)),
+            tls: loaded.tls.clone(),
             last_will: Some(RetainedStatus::new(status_topic.clone(), json(&offline))),
             birth: Some(RetainedStatus::new(status_topic.clone(), json(&online))),
         },
@@ -232,6 +233,13 @@ fn spawn_source(
                     tracing::error!(%error, "simulated store stopped");
                 }
             });
+        }
+        SourceSection::Bluetooth { anchor, adapter } => {
+            let source = crate::bluetooth::AdapterSource {
+                anchor: anchor.into(),
+                adapter,
+            };
+            tracker.spawn(source.run(out, stop));
         }
         SourceSection::Recording { path, speed } => {
             tracker.spawn(async move {
@@ -389,7 +397,9 @@ pub fn simulated_enrolment(loaded: &Loaded) -> Vec<crate::identify::EnrolledShop
                 let names = store.device_names();
                 Some(store.phones.enrolment(names.iter().map(String::as_str)))
             }
-            SourceSection::Recording { .. } | SourceSection::NodeLink { .. } => None,
+            SourceSection::Recording { .. }
+            | SourceSection::NodeLink { .. }
+            | SourceSection::Bluetooth { .. } => None,
         })
         .flatten()
         .collect()

@@ -5,8 +5,8 @@
 //!   phones that advertise what real ones do (see [`crate::sim::phones`]);
 //! - a recording, played back at its own pace or faster.
 //!
-//! Radio sources (the gateway's own adapter, the shelf nodes' serial link)
-//! produce the same [`SourceSighting`]s.
+//! Radio sources (the gateway's own adapter, see [`crate::bluetooth`]; the
+//! shelf nodes' serial link) produce the same [`SourceSighting`]s.
 
 use std::path::PathBuf;
 use std::sync::Arc;

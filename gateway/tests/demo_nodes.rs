@@ -52,6 +52,7 @@ async fn the_demo_stores_anchors_run_the_node_firmware_and_their_reports_become_
             port: broker.addr().port(),
         },
         password: None,
+        tls: None,
     };
     loaded.shoppers = service::simulated_enrolment(&loaded);
     let (view_tx, mut view) = mpsc::unbounded_channel();

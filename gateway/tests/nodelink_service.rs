@@ -67,6 +67,7 @@ async fn the_service_runs_the_node_link_source_configures_nodes_and_counts_them_
             port,
         },
         password: None,
+        tls: None,
     };
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();

@@ -133,6 +133,7 @@ async fn service_publishes_zone_occupancy_retained() {
             port,
         },
         password: None,
+        tls: None,
     };
     loaded.shoppers = service::simulated_enrolment(&loaded);
 

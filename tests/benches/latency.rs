@@ -148,6 +148,7 @@ fn start_publisher(
         port,
         client_id: "bench-gateway".into(),
         credentials: None,
+        tls: None,
         keep_alive: Duration::from_secs(15),
         last_will: None,
         birth: None,

@@ -196,6 +196,7 @@ fn gateway_config(layout: &Layout, wires: &[Wire], state: &Path, port: u16) -> L
             port,
         },
         password: None,
+        tls: None,
     }
 }
 
@@ -312,7 +313,7 @@ async fn shelf_nodes_running_the_firmware_report_a_walk_that_reaches_a_subscribe
         "aisle/v1/corner-shop/zones/+/events/+",
     )
     .await;
-    let mut gateway = Gateway::run(&gateway_config(&layout, &wires, dir.path(), port), port);
+    let mut gateway = Gateway::run(&gateway_config(&layout, &wires, dir.path(), port));
 
     walk(
         &air,

@@ -5,4 +5,5 @@
 pub mod calibrate;
 pub mod node;
 pub mod replay;
+pub mod scan;
 pub mod serve;

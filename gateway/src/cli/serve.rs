@@ -118,6 +118,7 @@ pub fn demo(args: &DemoArgs) -> ExitCode {
         shoppers: Vec::new(),
         broker: BrokerAddress::Embedded,
         password: None,
+        tls: None,
     };
     loaded.shoppers = simulated_enrolment(&loaded);
     if let Err(e) = init_logging(&loaded.config.log.level) {

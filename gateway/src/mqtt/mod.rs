@@ -9,12 +9,14 @@
 pub mod broker;
 pub mod publisher;
 pub mod spool;
+pub mod tls;
 
 pub use broker::{BrokerError, EmbeddedBroker};
 pub use publisher::{
     BrokerOptions, Publisher, PublisherConfig, PublisherError, PublisherStats, RetainedStatus,
 };
 pub use spool::{SeqNo, Spool, SpoolError};
+pub use tls::{TlsError, TlsFiles};
 
 /// Delivery guarantee of an outgoing message. QoS 2 is not offered: the
 /// subscribers dedupe presence events by id, so at-least-once is enough.

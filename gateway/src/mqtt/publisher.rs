@@ -16,11 +16,13 @@ mod window;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rumqttc::{Event, LastWill, MqttOptions, Outgoing as Written, Packet};
+use rumqttc::{
+    Event, LastWill, MqttOptions, Outgoing as Written, Packet, TlsConfiguration, Transport,
+};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -40,6 +42,9 @@ pub struct BrokerOptions {
     pub client_id: String,
     pub credentials: Option<(String, String)>,
     pub keep_alive: Duration,
+    /// TLS settings for an `mqtts://` broker (see [`super::tls`]); plain
+    /// TCP when `None`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Retained QoS 1 status the broker publishes if the connection drops
     /// without a DISCONNECT. A clean DISCONNECT does not fire the will, so
     /// the publisher publishes this same status itself before disconnecting.
@@ -130,11 +135,26 @@ pub struct PublisherStats {
     /// Connections established after the first.
     pub reconnects: AtomicU64,
     pub connected: AtomicBool,
+    /// Why the last connection attempt failed or the last connection was
+    /// lost; cleared once the broker accepts a connection.
+    pub last_error: Mutex<Option<String>>,
 }
 
 impl PublisherStats {
     fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Why the publisher is not connected, if it tried and failed.
+    #[must_use]
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn set_last_error(&self, error: Option<String>) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = error;
+        }
     }
 }
 
@@ -272,6 +292,11 @@ impl Task {
             .set_inflight(self.config.inflight + 2);
         let packet_limit = self.config.max_message_bytes + 1024;
         options.set_max_packet_size(packet_limit, packet_limit);
+        if let Some(tls) = &broker.tls {
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                Arc::clone(tls),
+            )));
+        }
         if let Some((user, password)) = &broker.credentials {
             options.set_credentials(user, password);
         }
@@ -299,7 +324,13 @@ impl Task {
                 event = link.events.recv() => match event {
                     Some(Ok(event)) => self.handle_event(link, event),
                     Some(Err(error)) => {
-                        tracing::warn!(%error, "MQTT connection lost");
+                        let error = super::tls::describe(&error);
+                        if link.connected {
+                            tracing::warn!(%error, "MQTT connection lost");
+                        } else {
+                            tracing::warn!(%error, "MQTT broker not reached");
+                        }
+                        self.stats.set_last_error(Some(error));
                         return Ok(link.connected);
                     }
                     None => return Ok(link.connected),
@@ -323,6 +354,7 @@ impl Task {
             Event::Incoming(Packet::ConnAck(_)) => {
                 link.connected = true;
                 self.stats.connected.store(true, Ordering::Relaxed);
+                self.stats.set_last_error(None);
                 if self.ever_connected {
                     PublisherStats::add(&self.stats.reconnects);
                 }

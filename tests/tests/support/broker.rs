@@ -23,7 +23,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_listener(port: u16) {
+pub fn wait_for_listener(port: u16) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let started = std::time::Instant::now();
     while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
@@ -45,6 +45,12 @@ impl Mosquitto {
     /// user, which could not write the persistence file into `dir`; started
     /// as anyone else it has no effect.
     pub fn start(port: u16, dir: &Path) -> Self {
+        Self::start_with(port, dir, "")
+    }
+
+    /// As [`Mosquitto::start`], with more configuration lines after the
+    /// first listener's (another listener, say).
+    pub fn start_with(port: u16, dir: &Path, more: &str) -> Self {
         let binary = find_mosquitto();
         let config = dir.join("mosquitto.conf");
         std::fs::write(
@@ -57,7 +63,8 @@ impl Mosquitto {
                  autosave_interval 1\n\
                  autosave_on_changes true\n\
                  max_queued_messages 0\n\
-                 user root\n",
+                 user root\n\
+                 {more}",
                 dir.display()
             ),
         )
@@ -259,6 +266,7 @@ pub fn publisher_config(port: u16, spool_dir: &Path, client_id: &str) -> Publish
         port,
         client_id: client_id.to_owned(),
         credentials: None,
+        tls: None,
         keep_alive: Duration::from_secs(5),
         last_will: None,
         birth: None,

@@ -22,6 +22,8 @@ use super::broker::WAIT;
 
 /// A running gateway and the decisions it has published so far.
 pub struct Gateway {
+    /// The broker's host and port, as the gateway connects to it.
+    pub broker: (String, u16),
     pub stats: Arc<PublisherStats>,
     /// The node link, when a source is one.
     pub node_link: Option<NodeLinkSource>,
@@ -64,19 +66,22 @@ impl Gateway {
                 port,
             },
             password: None,
+            tls: None,
         };
-        Self::run(&loaded, port)
+        let gateway = Self::run(&loaded);
+        assert_eq!(gateway.broker, ("127.0.0.1".to_owned(), port));
+        gateway
     }
 
-    /// Starts the gateway as `loaded` says, publishing to the broker on `port`.
-    pub fn run(loaded: &Loaded, port: u16) -> Self {
+    /// Starts the gateway on a loaded configuration.
+    pub fn run(loaded: &Loaded) -> Self {
         let (view_tx, view) = mpsc::unbounded_channel();
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let running =
             service::start(loaded, Some(view_tx), &tracker, &shutdown).expect("gateway starts");
-        assert_eq!(running.broker, ("127.0.0.1".to_owned(), port));
         Self {
+            broker: running.broker,
             stats: running.stats,
             node_link: running.node_link,
             view,
