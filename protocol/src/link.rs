@@ -2,7 +2,8 @@
 //! gateway, over a serial or USB byte stream.
 //!
 //! A node sends [`Hello`] when it starts, [`Status`] periodically and a
-//! [`SightingBatch`] per scan window; the gateway answers with [`Configure`].
+//! [`SightingBatch`] per scan window; the gateway answers with [`Configure`]
+//! and gives a node its id and key with [`Provision`].
 //! Each message travels in one frame, sealed with the node's AES-128 key:
 //!
 //! ```text
@@ -44,11 +45,26 @@
 //! | 0x02 | [`Status`] | node to gateway | uptime s u32, battery mV u16, temperature 0.01 °C i16, adverts seen u32, queue drops u32, frames rejected u32: 20 bytes |
 //! | 0x03 | [`SightingBatch`] | node to gateway | window start ms of uptime u64, window length ms u16, then entries to the end |
 //! | 0x81 | [`Configure`] | gateway to node | role u8, tx power dBm i8, advertising interval ms u16, scan window ms u16, identity kind u8, identity: 7 + 0, 20 or 16 bytes in all |
+//! | 0x82 | [`Provision`] | gateway to node | new node id u32, new AES-128 key (16 bytes): 20 bytes |
 //!
 //! The top bit of the type is the direction; a frame whose type disagrees
 //! with its flags is refused. `Configure` identity kinds: 0 none; 1 iBeacon,
 //! UUID (16 bytes as written) then major u16, minor u16; 2 Eddystone-UID,
 //! namespace (10) then instance (6).
+//!
+//! A node answers every `Configure` it applies with a `Hello`: that is the
+//! gateway's acknowledgement.
+//!
+//! # Provisioning
+//!
+//! A node fresh from the factory holds [`FACTORY_KEY`] (all zero) and node
+//! id [`UNPROVISIONED_NODE_ID`] (0), seals its `Hello` and `Status` under
+//! them and does nothing else until provisioned. A `Provision` frame is
+//! sealed under the key the node holds now, with its current id in the
+//! header, so the factory key opens only unprovisioned nodes and a
+//! provisioned node is re-keyed only by whoever knows its key. Once it has
+//! applied one, the node seals under the new key and id, restarts its uplink
+//! counter at 1 (no counter repeats under one key) and sends `Hello`.
 //!
 //! A sighting entry (8 + L bytes):
 //!
@@ -87,12 +103,21 @@ pub use frame::{
     open_frame, seal,
 };
 pub use message::{
-    BeaconIdentity, Configure, FirmwareVersion, Hello, Message, MessageKind, Role, Status,
+    BeaconIdentity, Configure, FirmwareVersion, Hello, Message, MessageKind, Provision, Role,
+    Status,
 };
 pub use sighting::{
     BatchWriter, FrameKind, MAX_BATCH_ENTRIES_LEN, MAX_ENTRY_LEN, MAX_IDENTITY_LEN, Rssi, Sighting,
     SightingBatch, Sightings, address_identity,
 };
+
+/// The key of a node that has not been provisioned: all zero. Anyone can
+/// open and forge frames under it; it only lets a fresh node say `Hello`
+/// and take its real key in a [`Provision`].
+pub const FACTORY_KEY: NodeKey = [0; 16];
+
+/// The node id of a node that has not been provisioned.
+pub const UNPROVISIONED_NODE_ID: u32 = 0;
 
 /// The version byte every frame starts with.
 pub const PROTOCOL_VERSION: u8 = 1;

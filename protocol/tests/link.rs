@@ -4,11 +4,12 @@
 use aisle_protocol::Error;
 use aisle_protocol::link::Feed;
 use aisle_protocol::link::{
-    BatchWriter, BeaconIdentity, Configure, Deframer, Direction, FRAME_OVERHEAD, FirmwareVersion,
-    FrameKind, Header, Hello, LinkDeframer, MAX_BATCH_ENTRIES_LEN, MAX_BODY_LEN, MAX_FRAME_LEN,
-    MAX_IDENTITY_LEN, MAX_WIRE_LEN, Message, MessageKind, NodeKey, PROTOCOL_VERSION, ReplayGuard,
-    Role, Rssi, Sealer, Sighting, SightingBatch, Status, UnverifiedFrame, address_identity,
-    cmac_tag, encode_frame, open_frame, seal, unstuff,
+    BatchWriter, BeaconIdentity, Configure, Deframer, Direction, FACTORY_KEY, FRAME_OVERHEAD,
+    FirmwareVersion, FrameKind, Header, Hello, LinkDeframer, MAX_BATCH_ENTRIES_LEN, MAX_BODY_LEN,
+    MAX_FRAME_LEN, MAX_IDENTITY_LEN, MAX_WIRE_LEN, Message, MessageKind, NodeKey, PROTOCOL_VERSION,
+    Provision, ReplayGuard, Role, Rssi, Sealer, Sighting, SightingBatch, Status,
+    UNPROVISIONED_NODE_ID, UnverifiedFrame, address_identity, cmac_tag, encode_frame, open_frame,
+    seal, unstuff,
 };
 use aisle_protocol::ll::{AddressType, Channel, DeviceAddress};
 use proptest::prelude::*;
@@ -338,6 +339,74 @@ fn sealer_counts_and_stops_before_wrapping() {
     ));
 }
 
+#[test]
+fn provision_layout_and_factory_key() {
+    let provision = Message::Provision(Provision {
+        node_id: NODE,
+        key: KEY,
+    });
+    // Sealed under the factory key, to the unprovisioned node id.
+    let down = Header {
+        direction: Direction::GatewayToNode,
+        node_id: UNPROVISIONED_NODE_ID,
+        counter: 1,
+    };
+    let mut out = [0u8; MAX_FRAME_LEN];
+    let n = seal(&FACTORY_KEY, &down, &provision, &mut out).unwrap();
+    let frame = &out[..n];
+    assert_eq!(frame.len(), FRAME_OVERHEAD + 20);
+    assert_eq!(frame[1], 1, "gateway to node");
+    assert_eq!(frame[2..6], [0; 4]);
+    assert_eq!(frame[10], 0x82);
+    assert_eq!(frame[11..15], NODE.to_le_bytes());
+    assert_eq!(frame[15..31], KEY);
+    assert_eq!(FACTORY_KEY, [0; 16]);
+
+    let mut guard = ReplayGuard::new();
+    let (header, message) =
+        open_frame(&FACTORY_KEY, Direction::GatewayToNode, &mut guard, frame).unwrap();
+    assert_eq!(header.node_id, UNPROVISIONED_NODE_ID);
+    assert_eq!(message, provision);
+    // A node already holding its own key does not take it.
+    let mut guard = ReplayGuard::new();
+    assert_eq!(
+        open_frame(&KEY, Direction::GatewayToNode, &mut guard, frame),
+        Err(Error::BadTag { node: 0 })
+    );
+    // Nor does the gateway, should it come back.
+    assert!(matches!(
+        open_frame(
+            &FACTORY_KEY,
+            Direction::NodeToGateway,
+            &mut ReplayGuard::new(),
+            frame
+        ),
+        Err(Error::WrongKind { .. })
+    ));
+    // Trailing or missing bytes are refused.
+    assert!(Provision::decode(&frame[11..30]).is_err());
+    let mut long = frame[11..31].to_vec();
+    long.push(0);
+    assert!(matches!(
+        Provision::decode(&long),
+        Err(Error::TooLong { .. })
+    ));
+}
+
+#[test]
+fn provision_debug_hides_the_key() {
+    let provision = Provision {
+        node_id: 77,
+        key: [0xAB; 16],
+    };
+    let shown = format!("{:?}", Message::Provision(provision));
+    assert!(shown.contains("77"), "{shown}");
+    assert!(
+        !shown.contains("171") && !shown.to_lowercase().contains("ab, "),
+        "{shown}"
+    );
+}
+
 fn configure() -> Configure {
     Configure {
         role: Role::Beacon,
@@ -628,6 +697,8 @@ fn owned_message() -> impl Strategy<Value = Message<'static>> {
                     })
                 }
             ),
+        (any::<u32>(), any::<[u8; 16]>())
+            .prop_map(|(node_id, key)| Message::Provision(Provision { node_id, key })),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! The messages of the node link and their bodies. Layouts are in the
 //! [module documentation](super).
 
-use super::frame::Direction;
+use super::frame::{Direction, NodeKey};
 use super::sighting::SightingBatch;
 use super::wire::{Reader, Writer};
 use crate::Error;
@@ -45,7 +45,9 @@ pub struct FirmwareVersion {
     pub patch: u8,
 }
 
-/// Sent by a node when it starts, and again until the gateway configures it.
+/// Sent by a node when it starts, after it applied a [`Configure`] (the
+/// gateway's acknowledgement) and after it applied a [`Provision`] (its first
+/// frame under the new key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -307,6 +309,61 @@ impl Configure {
     }
 }
 
+/// A new identity for a node: its node id and its AES key from now on.
+///
+/// Sealed under the key the node holds now (the all-zero
+/// [`FACTORY_KEY`](super::FACTORY_KEY) while it is unprovisioned) with its
+/// current id in the header, so only someone who knows a node's key can
+/// re-key it. Once applied, the node seals under the new key and id, starts
+/// its uplink counter again at 1 (a new key, so no counter is reused under
+/// one key) and sends [`Hello`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Provision {
+    /// The node id to take.
+    pub node_id: u32,
+    /// The AES-128 key to seal and open frames with.
+    pub key: NodeKey,
+}
+
+/// The node id, never the key, so a provisioning can be logged.
+impl core::fmt::Debug for Provision {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Provision")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Provision {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Provision {{ node_id: {=u32}, .. }}", self.node_id);
+    }
+}
+
+/// Bytes of a [`Provision`] body.
+const PROVISION_LEN: usize = 20;
+
+impl Provision {
+    /// Reads a `Provision` body.
+    pub fn decode(body: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(body);
+        let node_id = r.u32("provision node id")?;
+        let key = r.array("provision key")?;
+        r.finish("provision")?;
+        Ok(Self { node_id, key })
+    }
+
+    /// Writes the body into `out`, returning the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut w = Writer::new(out);
+        w.u32(self.node_id, "provision")?;
+        w.put(&self.key, "provision")?;
+        Ok(w.len())
+    }
+}
+
 /// The message type byte of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -321,6 +378,8 @@ pub enum MessageKind {
     SightingBatch = 0x03,
     /// [`Configure`], gateway to node.
     Configure = 0x81,
+    /// [`Provision`], gateway to node.
+    Provision = 0x82,
 }
 
 impl MessageKind {
@@ -332,6 +391,7 @@ impl MessageKind {
             0x02 => Self::Status,
             0x03 => Self::SightingBatch,
             0x81 => Self::Configure,
+            0x82 => Self::Provision,
             _ => return None,
         })
     }
@@ -348,7 +408,7 @@ impl MessageKind {
     pub const fn direction(self) -> Direction {
         match self {
             Self::Hello | Self::Status | Self::SightingBatch => Direction::NodeToGateway,
-            Self::Configure => Direction::GatewayToNode,
+            Self::Configure | Self::Provision => Direction::GatewayToNode,
         }
     }
 }
@@ -365,6 +425,8 @@ pub enum Message<'a> {
     SightingBatch(SightingBatch<'a>),
     /// Settings for a node.
     Configure(Configure),
+    /// A new node id and key for a node.
+    Provision(Provision),
 }
 
 impl<'a> Message<'a> {
@@ -376,6 +438,7 @@ impl<'a> Message<'a> {
             Self::Status(_) => MessageKind::Status,
             Self::SightingBatch(_) => MessageKind::SightingBatch,
             Self::Configure(_) => MessageKind::Configure,
+            Self::Provision(_) => MessageKind::Provision,
         }
     }
 
@@ -388,6 +451,7 @@ impl<'a> Message<'a> {
                 SightingBatch::decode(body).map(Self::SightingBatch)
             }
             Some(MessageKind::Configure) => Configure::decode(body).map(Self::Configure),
+            Some(MessageKind::Provision) => Provision::decode(body).map(Self::Provision),
             None => Err(Error::InvalidValue {
                 what: "message type",
                 offset: 0,
@@ -404,6 +468,7 @@ impl<'a> Message<'a> {
             Self::Status(_) => STATUS_LEN,
             Self::SightingBatch(batch) => batch.encoded_len(),
             Self::Configure(configure) => configure.encoded_len(),
+            Self::Provision(_) => PROVISION_LEN,
         }
     }
 
@@ -414,6 +479,7 @@ impl<'a> Message<'a> {
             Self::Status(m) => m.encode(out),
             Self::SightingBatch(m) => m.encode(out),
             Self::Configure(m) => m.encode(out),
+            Self::Provision(m) => m.encode(out),
         }
     }
 }
