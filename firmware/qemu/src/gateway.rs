@@ -43,14 +43,20 @@ impl embedded_io_async::Write for NodeLink<'_> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
         Ok(self.to_gateway.write(buf).await)
     }
+
+    /// Bytes in the pipe are with the gateway already.
+    async fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
 }
 
 /// A message the gateway accepted, copied out of its frame.
+#[allow(clippy::large_enum_variant)] // Moved once per frame; there is no heap to box into.
 pub enum Heard {
     Hello(Hello),
     Status(Status),
     /// A `SightingBatch` body; decode it with `SightingBatch::decode`.
-    Batch { body: [u8; MAX_FRAME_LEN], len: usize, at_ms: u64 },
+    Batch { body: [u8; MAX_FRAME_LEN], len: usize },
 }
 
 /// Why the gateway stopped waiting.
@@ -144,7 +150,7 @@ impl<'p, 'w> Gateway<'p, 'w> {
                         Ok((_, Message::SightingBatch(batch))) => {
                             let mut body = [0; MAX_FRAME_LEN];
                             let len = batch.encode(&mut body).unwrap_or(0);
-                            Some(Heard::Batch { body, len, at_ms: self.time.now_ms() })
+                            Some(Heard::Batch { body, len })
                         }
                         Ok(_) | Err(_) => {
                             self.rejected += 1;

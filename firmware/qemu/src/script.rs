@@ -22,7 +22,8 @@ const NODE_ID: u32 = 0x0000_0107;
 const NODE_KEY: NodeKey = *b"shelf-7 meat cnt";
 
 /// The settings area: four 4 KiB pages, as on the board.
-const SETTINGS_LEN: usize = 4 * 4096;
+const SETTINGS_END: u32 = 4 * 4096;
+const SETTINGS_LEN: usize = SETTINGS_END as usize;
 
 /// What the simulated sensors read, so `Status` can be checked end to end.
 const BATTERY_MV: u16 = 2950;
@@ -66,7 +67,7 @@ static MEDIUM: ConstStaticCell<Medium<PHONES>> = ConstStaticCell::new(Medium::ne
         // 120 m: -101 dBm, under the radio's sensitivity.
         Phone::new(random_static(0x04), APPLE_NEARBY, 180, -101, 0x0D),
     ],
-    0x5EED_0F_A15E,
+    0x5EED_F00D,
 ));
 static FLASH: ConstStaticCell<RamFlash<SETTINGS_LEN>> = ConstStaticCell::new(RamFlash::new());
 static TO_GATEWAY: ConstStaticCell<Wire> = ConstStaticCell::new(Wire::new());
@@ -145,7 +146,7 @@ pub async fn session(checks: &mut Checks) {
         delay: SimDelay(time),
         link: NodeLink { from_gateway, to_gateway },
         flash: &mut *flash,
-        flash_range: 0..SETTINGS_LEN as u32,
+        flash_range: 0..SETTINGS_END,
         clock: SimClock::starting_now(time),
         sensors: FixedSensors,
         seed: 0x0001_0107,
@@ -165,7 +166,7 @@ pub async fn session(checks: &mut Checks) {
         delay: SimDelay(time),
         link: NodeLink { from_gateway, to_gateway },
         flash: &mut *flash,
-        flash_range: 0..SETTINGS_LEN as u32,
+        flash_range: 0..SETTINGS_END,
         clock: SimClock::starting_now(time),
         sensors: FixedSensors,
         seed: 0x0002_0107,
@@ -214,7 +215,7 @@ async fn first_boot(gateway: &mut Gateway<'_, '_>, medium: &Medium<PHONES>, time
     );
 
     // The boot's clock started with the session: node time is session time.
-    let scan = listen(gateway, medium, time, 0, time.now_ms() + SCAN_MS).await;
+    let scan = listen(gateway, medium, 0, time.now_ms() + SCAN_MS).await;
     scan.check(OUT_OF_RANGE, checks, "scanning");
     checks.check(
         "Status reports the battery and die temperature the board reads",
@@ -232,7 +233,7 @@ async fn first_boot(gateway: &mut Gateway<'_, '_>, medium: &Medium<PHONES>, time
     let forged_len = forger.seal(&Message::Configure(BEACON), &mut wire).expect("a Configure fits");
     gateway.send_raw(&wire[..forged_len]).await;
     gateway.send_raw(&configure_wire[..configure_len]).await;
-    let attacked = listen(gateway, medium, time, 0, time.now_ms() + AFTER_ATTACK_MS).await;
+    let attacked = listen(gateway, medium, 0, time.now_ms() + AFTER_ATTACK_MS).await;
     attacked.check(OUT_OF_RANGE, checks, "after a forged and a replayed Configure");
     checks.check("a forged and a replayed Configure are not applied", attacked.hellos == 0 && attacked.batches > 0);
     checks.check(
@@ -244,7 +245,7 @@ async fn first_boot(gateway: &mut Gateway<'_, '_>, medium: &Medium<PHONES>, time
     let beacon = hello(gateway, time).await;
     checks.check("Configure turns it into a beacon", beacon.is_some_and(|h| h.role == Role::Beacon));
     let from_us = time.now_us();
-    let _ = listen(gateway, medium, time, 0, time.now_ms() + BEACON_MS).await;
+    let _ = listen(gateway, medium, 0, time.now_ms() + BEACON_MS).await;
     check_beacon(medium, from_us, &BEACON, checks);
 }
 
@@ -261,6 +262,6 @@ async fn second_boot(gateway: &mut Gateway<'_, '_>, medium: &Medium<PHONES>, tim
         hello.is_some_and(|h| h.role == Role::Beacon),
     );
     let from_us = time.now_us();
-    let _ = listen(gateway, medium, time, boot_ms, time.now_ms() + BEACON_MS).await;
+    let _ = listen(gateway, medium, boot_ms, time.now_ms() + BEACON_MS).await;
     check_beacon(medium, from_us, &BEACON, checks);
 }

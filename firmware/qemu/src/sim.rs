@@ -33,7 +33,7 @@ const LOSS_PER_256: u64 = 20;
 const CORRUPT_PER_256: u64 = 12;
 
 /// Spread of the received level around a phone's mean, dBm either side.
-const RSSI_SPREAD_DB: u64 = 4;
+const RSSI_SPREAD_DB: i16 = 4;
 
 /// A deterministic generator: splitmix64 (Steele, Lea, Flood 2014).
 pub struct SplitMix(u64);
@@ -54,6 +54,17 @@ impl SplitMix {
     /// Uniform in `0..bound`.
     pub fn below(&mut self, bound: u64) -> u64 {
         self.next_u64() % bound
+    }
+
+    /// Uniform in `0..bound`, as an index.
+    fn index(&mut self, bound: usize) -> usize {
+        usize::try_from(self.below(bound as u64)).unwrap_or(0)
+    }
+
+    /// Uniform in `-spread..=spread`.
+    fn offset(&mut self, spread: i16) -> i16 {
+        let span = 2 * u64::from(spread.unsigned_abs()) + 1;
+        i16::try_from(self.below(span)).unwrap_or(0) - spread
     }
 }
 
@@ -191,7 +202,8 @@ pub struct Delivery {
     pub corrupted: bool,
 }
 
-/// Packets the medium keeps a record of; a 20 s session delivers a few hundred.
+/// Packets the medium keeps a record of: a scanner hears about 17 a second
+/// from the simulated phones, and a batch window is checked as it arrives.
 pub const DELIVERY_LOG_LEN: usize = 1024;
 
 /// A packet the node sent, for checking the beacon role.
@@ -215,6 +227,9 @@ pub struct Medium<const P: usize> {
     pub transmissions: RefCell<Log<Transmission, TRANSMISSION_LOG_LEN>>,
     /// Packets sent to the node but lost to fading.
     pub faded: Cell<u32>,
+    /// Packets delivered to the node whole, and with a flipped bit.
+    pub intact: Cell<u32>,
+    pub corrupted: Cell<u32>,
 }
 
 impl<const P: usize> Medium<P> {
@@ -225,6 +240,8 @@ impl<const P: usize> Medium<P> {
             deliveries: RefCell::new(Log::new()),
             transmissions: RefCell::new(Log::new()),
             faded: Cell::new(0),
+            intact: Cell::new(0),
+            corrupted: Cell::new(0),
         }
     }
 
@@ -240,41 +257,34 @@ impl<const P: usize> Medium<P> {
         phones
             .iter_mut()
             .enumerate()
-            .filter(|(_, phone)| i16::from(phone.rssi_dbm) + RSSI_SPREAD_DB as i16 >= SENSITIVITY_DBM)
+            .filter(|(_, phone)| i16::from(phone.rssi_dbm) + RSSI_SPREAD_DB >= SENSITIVITY_DBM)
             .map(|(i, phone)| (i, phone.next_on(channel, now)))
             .filter(|&(_, start)| start + air_time_us(MAX_AIR_PACKET_LEN) <= deadline)
             .min_by_key(|&(_, start)| start)
     }
 }
 
-/// A growing record, fixed capacity; past it the newest entries replace the
-/// oldest and `lost` counts them.
+/// A record of fixed capacity: past it the newest entries replace the
+/// oldest. Checks look only at recent entries.
 pub struct Log<T: Copy, const N: usize> {
     entries: [Option<T>; N],
     next: usize,
-    pub total: usize,
 }
 
 impl<T: Copy, const N: usize> Log<T, N> {
     const fn new() -> Self {
-        Self { entries: [None; N], next: 0, total: 0 }
+        Self { entries: [None; N], next: 0 }
     }
 
     fn push(&mut self, entry: T) {
         self.entries[self.next] = Some(entry);
         self.next = (self.next + 1) % N;
-        self.total += 1;
     }
 
     /// The entries still held, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         let (newer, older) = self.entries.split_at(self.next);
         older.iter().chain(newer).flatten()
-    }
-
-    /// Whether entries have been overwritten.
-    pub fn overflowed(&self) -> bool {
-        self.total > N
     }
 }
 
@@ -331,15 +341,17 @@ impl<const P: usize> Radio for SimRadio<'_, P> {
             };
             time.advance_to(start + air_time_us(MAX_AIR_PACKET_LEN));
             let mut rng = medium.rng.borrow_mut();
-            let spread = rng.below(2 * RSSI_SPREAD_DB + 1) as i16 - RSSI_SPREAD_DB as i16;
+            let spread = rng.offset(RSSI_SPREAD_DB);
             let rssi = i16::from(phone_rssi) + spread;
             if rssi < SENSITIVITY_DBM || rng.below(256) < LOSS_PER_256 {
                 medium.faded.set(medium.faded.get() + 1);
                 continue;
             }
             let corrupted = rng.below(256) < CORRUPT_PER_256;
+            let tally = if corrupted { &medium.corrupted } else { &medium.intact };
+            tally.set(tally.get() + 1);
             if corrupted {
-                let bit = rng.below(8 * 10) as usize;
+                let bit = rng.index(8 * packet_len);
                 air[bit / 8] ^= 1 << (bit % 8);
             }
             // The nRF radio in raw mode always fills MAX_AIR_PACKET_LEN bytes:
