@@ -6,8 +6,8 @@
 use core::convert::Infallible;
 
 use aisle_firmware::protocol::link::{
-    Configure, Direction, Feed, Hello, LinkDeframer, MAX_FRAME_LEN, MAX_WIRE_LEN, Message,
-    NodeKey, Provision, ReplayGuard, Sealer, Status, open_frame,
+    Configure, Direction, Feed, Hello, LinkDeframer, MAX_FRAME_LEN, MAX_WIRE_LEN, Message, NodeKey,
+    Provision, ReplayGuard, Sealer, Status, open_frame,
 };
 use embassy_futures::select::{Either, select};
 use embassy_futures::yield_now;
@@ -56,7 +56,10 @@ pub enum Heard {
     Hello(Hello),
     Status(Status),
     /// A `SightingBatch` body; decode it with `SightingBatch::decode`.
-    Batch { body: [u8; MAX_FRAME_LEN], len: usize },
+    Batch {
+        body: [u8; MAX_FRAME_LEN],
+        len: usize,
+    },
 }
 
 /// Why the gateway stopped waiting.
@@ -110,7 +113,13 @@ pub struct Gateway<'p, 'w> {
 }
 
 impl<'p, 'w> Gateway<'p, 'w> {
-    pub fn new(key: NodeKey, node_id: u32, from_node: &'p Wire, to_node: &'p Wire, time: &'w SimTime) -> Self {
+    pub fn new(
+        key: NodeKey,
+        node_id: u32,
+        from_node: &'p Wire,
+        to_node: &'p Wire,
+        time: &'w SimTime,
+    ) -> Self {
         Self {
             key,
             from_node,
@@ -130,7 +139,10 @@ impl<'p, 'w> Gateway<'p, 'w> {
     pub async fn next(&mut self, deadline_ms: u64) -> Result<Heard, Silence> {
         loop {
             if self.pending_at == self.pending_len {
-                let read = select(self.from_node.read(&mut self.pending), until(self.time, deadline_ms));
+                let read = select(
+                    self.from_node.read(&mut self.pending),
+                    until(self.time, deadline_ms),
+                );
                 match read.await {
                     Either::First(n) => (self.pending_at, self.pending_len) = (0, n),
                     Either::Second(silence) => return Err(silence),
@@ -144,7 +156,12 @@ impl<'p, 'w> Gateway<'p, 'w> {
                     (None, rest.len())
                 }
                 Feed::Frame { frame, rest } => {
-                    let heard = match open_frame(&self.key, Direction::NodeToGateway, &mut self.guard, frame) {
+                    let heard = match open_frame(
+                        &self.key,
+                        Direction::NodeToGateway,
+                        &mut self.guard,
+                        frame,
+                    ) {
                         Ok((_, Message::Hello(hello))) => Some(Heard::Hello(hello)),
                         Ok((_, Message::Status(status))) => Some(Heard::Status(status)),
                         Ok((_, Message::SightingBatch(batch))) => {
@@ -171,7 +188,10 @@ impl<'p, 'w> Gateway<'p, 'w> {
     /// returns the bytes sent, for replaying them.
     pub async fn configure(&mut self, configure: Configure) -> ([u8; MAX_WIRE_LEN], usize) {
         let mut wire = [0; MAX_WIRE_LEN];
-        let len = self.downlink.seal(&Message::Configure(configure), &mut wire).expect("a Configure fits a frame");
+        let len = self
+            .downlink
+            .seal(&Message::Configure(configure), &mut wire)
+            .expect("a Configure fits a frame");
         self.send_raw(&wire[..len]).await;
         (wire, len)
     }
@@ -182,7 +202,10 @@ impl<'p, 'w> Gateway<'p, 'w> {
     pub async fn provision(&mut self, node_id: u32, key: NodeKey) {
         let mut wire = [0; MAX_WIRE_LEN];
         let provision = Message::Provision(Provision { node_id, key });
-        let len = self.downlink.seal(&provision, &mut wire).expect("a Provision fits a frame");
+        let len = self
+            .downlink
+            .seal(&provision, &mut wire)
+            .expect("a Provision fits a frame");
         self.send_raw(&wire[..len]).await;
         self.key = key;
         self.guard = ReplayGuard::new();

@@ -29,7 +29,10 @@ pub struct Checks {
 
 impl Checks {
     const fn new() -> Self {
-        Self { passed: 0, failed: 0 }
+        Self {
+            passed: 0,
+            failed: 0,
+        }
     }
 
     /// Records one check; `what` says what was expected.
@@ -54,9 +57,16 @@ fn main() -> ! {
         stack.deepest,
         stack.size
     );
-    checks.check("the stack never reached its end", stack.deepest < stack.size);
+    checks.check(
+        "the stack never reached its end",
+        stack.deepest < stack.size,
+    );
     hprintln!("{} passed, {} failed", checks.passed, checks.failed);
-    debug::exit(if checks.failed == 0 { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    debug::exit(if checks.failed == 0 {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     #[allow(clippy::empty_loop)] // `exit` returns only without a debugger attached.
     loop {}
 }
@@ -90,5 +100,8 @@ fn stack_use() -> StackUse {
         }
         word += 4;
     }
-    StackUse { size: top - bottom, deepest: top - word }
+    StackUse {
+        size: top - bottom,
+        deepest: top - word,
+    }
 }

@@ -12,6 +12,9 @@ use crate::Checks;
 use crate::gateway::{Gateway, Heard, Silence};
 use crate::sim::{Medium, Phone};
 
+/// The node's clock counts whole milliseconds.
+const CLOCK_TICK_US: u64 = 1000;
+
 /// Mismatches printed in full; the rest are only counted.
 const MISMATCHES_SHOWN: u32 = 3;
 
@@ -31,10 +34,20 @@ pub struct Report<const P: usize> {
     pub mismatched: u32,
     /// Batches or entries that did not decode, or entries out of shape.
     pub malformed: u32,
+    /// Batches whose window is not the configured length.
+    pub wrong_window: u32,
+    /// `Status` frames whose advert count is not the intact packets
+    /// delivered so far.
+    pub miscounted: u32,
     /// Intact packets delivered during the stretch, and corrupted ones.
     pub delivered: u32,
     pub corrupted: u32,
     pub stalled: bool,
+    /// The window whose batches are arriving: its start in node time and
+    /// the deliveries (by sequence number) that fell in it.
+    window: Option<(u64, core::ops::Range<u32>)>,
+    /// Deliveries before this one belong to windows already reported.
+    pub mark: u32,
 }
 
 impl<const P: usize> Report<P> {
@@ -49,9 +62,19 @@ impl<const P: usize> Report<P> {
             self.delivered,
             self.corrupted
         );
-        checks.check("sighting batches keep arriving", self.batches > 1 && !self.stalled);
+        checks.check(
+            "sighting batches keep arriving",
+            self.batches > 1 && !self.stalled,
+        );
         checks.check("Status keeps arriving", self.statuses > 0);
-        checks.check("every batch decodes, every entry is well formed", self.batches > 0 && self.malformed == 0);
+        checks.check(
+            "every batch decodes, every entry is well formed",
+            self.batches > 0 && self.malformed == 0,
+        );
+        checks.check(
+            "every batch covers the configured scan window",
+            self.batches > 0 && self.wrong_window == 0,
+        );
         checks.check(
             "every sighting is a simulated device: corrupted packets never pass the CRC check",
             self.batches > 0 && self.foreign == 0 && self.corrupted > 0,
@@ -61,20 +84,37 @@ impl<const P: usize> Report<P> {
             self.batches > 0 && self.mismatched == 0,
         );
         checks.check(
-            "every device in range is reported",
-            self.seen.iter().enumerate().all(|(i, seen)| *seen || i == out_of_range),
+            "Status counts every intact advertisement delivered, no corrupted one",
+            self.statuses > 0 && self.miscounted == 0,
         );
-        checks.check("the device below the radio's sensitivity never is", !self.seen[out_of_range]);
+        checks.check(
+            "every device in range is reported",
+            self.seen
+                .iter()
+                .enumerate()
+                .all(|(i, seen)| *seen || i == out_of_range),
+        );
+        checks.check(
+            "the device below the radio's sensitivity never is",
+            !self.seen[out_of_range],
+        );
     }
 }
 
 /// Listens until virtual `deadline_ms`, checking each batch against the
-/// medium's record. `boot_ms` is session time at the node's boot: batch
-/// windows are in the node's uptime.
+/// packets the medium delivered in its window.
+///
+/// Windows are told apart by order, not by clock: the node sends a window's
+/// batches the moment it closes, before its radio listens again, and the
+/// simulated radio lets the gateway run before it delivers anything. So the
+/// deliveries between two windows' batches are exactly the later window's.
+/// `mark` is the first delivery of the window in progress (the delivery
+/// count when the node last started a window, e.g. on applying Configure).
 pub async fn listen<const P: usize>(
     gateway: &mut Gateway<'_, '_>,
     medium: &Medium<P>,
-    boot_ms: u64,
+    window_ms: u16,
+    mark: u32,
     deadline_ms: u64,
 ) -> Report<P> {
     let (intact_before, corrupted_before) = (medium.intact.get(), medium.corrupted.get());
@@ -88,21 +128,34 @@ pub async fn listen<const P: usize>(
         foreign: 0,
         mismatched: 0,
         malformed: 0,
+        wrong_window: 0,
+        miscounted: 0,
         delivered: 0,
         corrupted: 0,
         stalled: false,
+        window: None,
+        mark,
     };
     loop {
         match gateway.next(deadline_ms).await {
             Ok(Heard::Hello(_)) => report.hellos += 1,
             Ok(Heard::Status(status)) => {
+                // Sent between radio steps, read before the next delivery.
+                if status.adverts_seen != medium.intact.get() {
+                    report.miscounted += 1;
+                }
                 report.statuses += 1;
                 report.last_status = Some(status);
             }
             Ok(Heard::Batch { body, len }) => {
                 report.batches += 1;
                 match SightingBatch::decode(&body[..len]) {
-                    Ok(batch) => compare_batch(&batch, medium, boot_ms, &mut report),
+                    Ok(batch) => {
+                        if batch.window_len_ms() != window_ms {
+                            report.wrong_window += 1;
+                        }
+                        compare_batch(&batch, medium, &mut report);
+                    }
                     Err(_) => report.malformed += 1,
                 }
             }
@@ -129,9 +182,22 @@ fn phone_of(sighting: &Sighting<'_>, phones: &[Phone]) -> Option<usize> {
     })
 }
 
-fn compare_batch<const P: usize>(batch: &SightingBatch<'_>, medium: &Medium<P>, boot_ms: u64, report: &mut Report<P>) {
-    let start = boot_ms + batch.window_start_ms();
-    let end = start + u64::from(batch.window_len_ms());
+fn compare_batch<const P: usize>(
+    batch: &SightingBatch<'_>,
+    medium: &Medium<P>,
+    report: &mut Report<P>,
+) {
+    let start = batch.window_start_ms();
+    let window = match &report.window {
+        // More of the same window's sightings.
+        Some((current, deliveries)) if *current == start => deliveries.clone(),
+        _ => {
+            let deliveries = report.mark..medium.delivered();
+            report.mark = deliveries.end;
+            report.window = Some((start, deliveries.clone()));
+            deliveries
+        }
+    };
     let phones = medium.phones.borrow();
     let deliveries = medium.deliveries.borrow();
     for entry in batch {
@@ -150,7 +216,10 @@ fn compare_batch<const P: usize>(batch: &SightingBatch<'_>, medium: &Medium<P>, 
         };
         report.seen[phone] = true;
         let heard = deliveries.iter().filter(|d| {
-            d.phone == phone && d.channel == sighting.channel.index() && !d.corrupted && (start..end).contains(&d.at_ms)
+            d.phone == phone
+                && d.channel == sighting.channel.index()
+                && !d.corrupted
+                && window.contains(&d.seq)
         });
         let (count, min, max) = heard.fold((0_u16, i8::MAX, i8::MIN), |(n, lo, hi), d| {
             (n + 1, lo.min(d.rssi_dbm), hi.max(d.rssi_dbm))
@@ -159,9 +228,9 @@ fn compare_batch<const P: usize>(batch: &SightingBatch<'_>, medium: &Medium<P>, 
             report.mismatched += 1;
             if report.mismatched <= MISMATCHES_SHOWN {
                 hprintln!(
-                    "  window {}..{} ms phone {} ch {}: node says {} [{}, {}], air says {} [{}, {}]",
+                    "  window from {} ms, deliveries {:?}, phone {} ch {}: node says {} [{}, {}], air says {} [{}, {}]",
                     start,
-                    end,
+                    window,
                     phone,
                     sighting.channel.index(),
                     sighting.count,
@@ -180,7 +249,12 @@ fn compare_batch<const P: usize>(batch: &SightingBatch<'_>, medium: &Medium<P>, 
 /// each packet de-whitens on its channel, passes CRC and decodes; events go
 /// 37, 38, 39 at the configured interval plus the advertising delay; the
 /// configured iBeacon is among the frames.
-pub fn check_beacon<const P: usize>(medium: &Medium<P>, from_us: u64, configure: &Configure, checks: &mut Checks) {
+pub fn check_beacon<const P: usize>(
+    medium: &Medium<P>,
+    from_us: u64,
+    configure: &Configure,
+    checks: &mut Checks,
+) {
     let log = medium.transmissions.borrow();
     let mut packets = 0;
     let mut valid = 0;
@@ -223,15 +297,22 @@ pub fn check_beacon<const P: usize>(medium: &Medium<P>, from_us: u64, configure:
         if channel == 37 {
             if let Some(last) = last_event_us {
                 // Interval plus up to 10 ms of advertising delay (Core spec
-                // Vol 6 Part B 4.4.2.2.1), plus the event's own air time.
+                // Vol 6 Part B 4.4.2.2.1), give or take a tick of the node's
+                // millisecond clock, plus the event's own air time.
                 let gap = sent.at_us - last;
-                intervals_ok &= gap >= interval_us && gap <= interval_us + 10_000 + 2_000;
+                intervals_ok &=
+                    gap + CLOCK_TICK_US >= interval_us && gap <= interval_us + 10_000 + 2_000;
             }
             last_event_us = Some(sent.at_us);
         }
         previous = Some((channel, sent.at_us));
     }
-    hprintln!("beacon: {} packets, {} decoded, {} of them the configured iBeacon", packets, valid, ours);
+    hprintln!(
+        "beacon: {} packets, {} decoded, {} of them the configured iBeacon",
+        packets,
+        valid,
+        ours
+    );
     checks.check("the beacon transmits", packets >= 6);
     checks.check(
         "every packet de-whitens, passes its CRC and decodes as an advertisement",

@@ -75,7 +75,9 @@ pub struct SimTime {
 
 impl SimTime {
     pub const fn new() -> Self {
-        Self { now_us: Cell::new(0) }
+        Self {
+            now_us: Cell::new(0),
+        }
     }
 
     pub fn now_us(&self) -> u64 {
@@ -100,7 +102,10 @@ pub struct SimClock<'w> {
 impl<'w> SimClock<'w> {
     /// A clock that reads 0 now, as a node's does at power-up.
     pub fn starting_now(time: &'w SimTime) -> Self {
-        Self { time, boot_us: time.now_us() }
+        Self {
+            time,
+            boot_us: time.now_us(),
+        }
     }
 }
 
@@ -116,7 +121,8 @@ pub struct SimDelay<'w>(pub &'w SimTime);
 
 impl embedded_hal_async::delay::DelayNs for SimDelay<'_> {
     async fn delay_ns(&mut self, ns: u32) {
-        self.0.advance_to(self.0.now_us() + u64::from(ns).div_ceil(1000));
+        self.0
+            .advance_to(self.0.now_us() + u64::from(ns).div_ceil(1000));
         yield_now().await;
     }
 }
@@ -158,7 +164,8 @@ impl Phone {
     /// Start of event `n + 1` given event `n` starts at `start`: the
     /// interval plus this event's own advertising delay.
     fn following(&self, start: u64, n: u64) -> u64 {
-        let delay = SplitMix::new(self.seed ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D)).below(MAX_ADV_DELAY_US + 1);
+        let delay = SplitMix::new(self.seed ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D))
+            .below(MAX_ADV_DELAY_US + 1);
         start + self.interval_us + delay
     }
 
@@ -171,13 +178,23 @@ impl Phone {
             self.event_no += 1;
         }
         let here = self.event_us + offset;
-        if here >= now { here } else { self.following(self.event_us, self.event_no) + offset }
+        if here >= now {
+            here
+        } else {
+            self.following(self.event_us, self.event_no) + offset
+        }
     }
 
     /// The air packet this phone sends on `channel`: PDU, CRC, whitened.
     fn air_packet(&self, channel: Channel, out: &mut [u8; MAX_AIR_PACKET_LEN]) -> usize {
-        let pdu = AdvPdu::AdvInd { adv_a: self.address, data: self.adv_data, ch_sel: false };
-        let pdu_len = pdu.encode(out).expect("a legacy advertisement fits an air packet");
+        let pdu = AdvPdu::AdvInd {
+            adv_a: self.address,
+            data: self.adv_data,
+            ch_sel: false,
+        };
+        let pdu_len = pdu
+            .encode(out)
+            .expect("a legacy advertisement fits an air packet");
         let len = append_crc24(ADV_CRC_INIT, out, pdu_len).expect("room for the CRC");
         whiten(channel, &mut out[..len]);
         len
@@ -193,11 +210,11 @@ pub const fn air_time_us(len: usize) -> u64 {
 /// What one packet the node heard was, for checking its batches.
 #[derive(Clone, Copy, Debug)]
 pub struct Delivery {
+    /// Deliveries before this one since the session began.
+    pub seq: u32,
     pub phone: usize,
     pub channel: u8,
     pub rssi_dbm: i8,
-    /// When the packet ended, virtual ms since the session began.
-    pub at_ms: u64,
     /// Whether a bit was flipped (the core must drop it).
     pub corrupted: bool,
 }
@@ -245,6 +262,11 @@ impl<const P: usize> Medium<P> {
         }
     }
 
+    /// Packets delivered to the node so far, whole or not.
+    pub fn delivered(&self) -> u32 {
+        self.intact.get() + self.corrupted.get()
+    }
+
     /// The node's radio in this medium.
     pub fn radio<'m>(&'m self, time: &'m SimTime) -> SimRadio<'m, P> {
         SimRadio { medium: self, time }
@@ -273,7 +295,10 @@ pub struct Log<T: Copy, const N: usize> {
 
 impl<T: Copy, const N: usize> Log<T, N> {
     const fn new() -> Self {
-        Self { entries: [None; N], next: 0 }
+        Self {
+            entries: [None; N],
+            next: 0,
+        }
     }
 
     fn push(&mut self, entry: T) {
@@ -301,7 +326,12 @@ pub enum Never {}
 impl<const P: usize> Radio for SimRadio<'_, P> {
     type Error = Never;
 
-    async fn transmit(&mut self, channel: Channel, tx_power_dbm: i8, air: &[u8]) -> Result<(), Never> {
+    async fn transmit(
+        &mut self,
+        channel: Channel,
+        tx_power_dbm: i8,
+        air: &[u8],
+    ) -> Result<(), Never> {
         let time = self.time;
         let len = air.len().min(MAX_AIR_PACKET_LEN);
         let mut copy = [0; MAX_AIR_PACKET_LEN];
@@ -337,7 +367,10 @@ impl<const P: usize> Radio for SimRadio<'_, P> {
             let mut air = [0; MAX_AIR_PACKET_LEN];
             let (packet_len, phone_rssi) = {
                 let phones = medium.phones.borrow();
-                (phones[index].air_packet(channel, &mut air), phones[index].rssi_dbm)
+                (
+                    phones[index].air_packet(channel, &mut air),
+                    phones[index].rssi_dbm,
+                )
             };
             time.advance_to(start + air_time_us(MAX_AIR_PACKET_LEN));
             let mut rng = medium.rng.borrow_mut();
@@ -348,8 +381,6 @@ impl<const P: usize> Radio for SimRadio<'_, P> {
                 continue;
             }
             let corrupted = rng.below(256) < CORRUPT_PER_256;
-            let tally = if corrupted { &medium.corrupted } else { &medium.intact };
-            tally.set(tally.get() + 1);
             if corrupted {
                 let bit = rng.index(8 * packet_len);
                 air[bit / 8] ^= 1 << (bit % 8);
@@ -361,12 +392,18 @@ impl<const P: usize> Radio for SimRadio<'_, P> {
             }
             let rssi_dbm = i8::try_from(rssi).unwrap_or(i8::MIN);
             medium.deliveries.borrow_mut().push(Delivery {
+                seq: medium.delivered(),
                 phone: index,
                 channel: channel.index(),
                 rssi_dbm,
-                at_ms: time.now_ms(),
                 corrupted,
             });
+            let tally = if corrupted {
+                &medium.corrupted
+            } else {
+                &medium.intact
+            };
+            tally.set(tally.get() + 1);
             let len = buf.len().min(MAX_AIR_PACKET_LEN);
             buf[..len].copy_from_slice(&air[..len]);
             return Ok(Some(Reception { len, rssi_dbm }));
