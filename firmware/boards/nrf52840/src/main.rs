@@ -13,7 +13,6 @@ use embassy_nrf::buffered_uarte::{self, BufferedUarte};
 use embassy_nrf::config::{Config, HfclkSource};
 use embassy_nrf::gpio::{Level, Output, OutputDrive};
 use embassy_nrf::nvmc::Nvmc;
-use embassy_nrf::rng::Rng;
 use embassy_nrf::saadc::{self, ChannelConfig, Saadc, VddInput};
 use embassy_nrf::temp::{self, Temp};
 use embassy_nrf::{bind_interrupts, peripherals, uarte};
@@ -43,16 +42,18 @@ bind_interrupts!(struct Irqs {
     SAADC => saadc::InterruptHandler;
 });
 
-// The executor's macro passes the spawner on to the task it makes of `main`;
-// this node runs one task.
-#[allow(clippy::used_underscore_binding)]
 #[embassy_executor::main]
-async fn main(_spawner: Spawner) {
+async fn main(spawner: Spawner) {
+    // One task: the node's loop runs in this one.
+    let _ = spawner;
     let mut config = Config::default();
     config.hfclk_source = HfclkSource::ExternalXtal;
     let p = embassy_nrf::init(config);
 
-    let seed = Rng::new_blocking(p.RNG).blocking_next_u64();
+    // The factory-programmed device id: the beacon's static random address
+    // is drawn from the seed, and must stay the same across restarts.
+    let ficr = embassy_nrf::pac::FICR;
+    let seed = u64::from(ficr.deviceid(0).read()) | u64::from(ficr.deviceid(1).read()) << 32;
     let radio = BleRadio::new(p.RADIO, Irqs);
 
     // The DK's LED1 is P0.13 and its J-Link serial port is P0.06 (TX),
