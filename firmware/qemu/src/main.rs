@@ -17,8 +17,8 @@ mod script;
 mod sim;
 
 use cortex_m as _; // The critical-section implementation comes from here.
-use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
+use embassy_executor::Spawner;
 use panic_semihosting as _;
 
 /// Counts the session's checks and prints each one.
@@ -47,10 +47,10 @@ impl Checks {
     }
 }
 
-#[entry]
-fn main() -> ! {
+#[embassy_executor::main]
+async fn main(spawner: Spawner) {
     let mut checks = Checks::new();
-    embassy_futures::block_on(script::session(&mut checks));
+    script::session(spawner, &mut checks).await;
     let stack = stack_use();
     hprintln!(
         "stack high-water mark: {} of {} bytes",
@@ -67,8 +67,6 @@ fn main() -> ! {
     } else {
         debug::EXIT_FAILURE
     });
-    #[allow(clippy::empty_loop)] // `exit` returns only without a debugger attached.
-    loop {}
 }
 
 struct StackUse {

@@ -8,8 +8,13 @@ use aisle_firmware::protocol::link::{
 };
 use aisle_firmware::protocol::ll::{AddressType, DeviceAddress};
 use aisle_firmware::ram_flash::RamFlash;
+use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m_semihosting::hprintln;
 use embassy_futures::select::{Either, select};
+
+use embassy_executor::Spawner;
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embassy_sync::signal::Signal;
 use static_cell::ConstStaticCell;
 
 use crate::Checks;
@@ -57,23 +62,41 @@ const PHONES: usize = 4;
 /// Index of the phone across the store, too far to hear.
 const OUT_OF_RANGE: usize = 3;
 
-static TIME: ConstStaticCell<SimTime> = ConstStaticCell::new(SimTime::new());
-static MEDIUM: ConstStaticCell<Medium<PHONES>> = ConstStaticCell::new(Medium::new(
-    [
-        // 3 m from the shelf.
-        Phone::new(random_static(0x01), APPLE_NEARBY, 180, -69, 0x0A),
-        // 1.5 m.
-        Phone::new(random_static(0x02), ANDROID_FAST_PAIR, 250, -63, 0x0B),
-        // 6 m.
-        Phone::new(random_static(0x03), SHELF_IBEACON, 100, -75, 0x0C),
-        // 120 m: -101 dBm, under the radio's sensitivity.
-        Phone::new(random_static(0x04), APPLE_NEARBY, 180, -101, 0x0D),
-    ],
-    0x5EED_F00D,
-));
+/// What the node and the gateway share: time, the air and the link.
+pub struct World {
+    time: SimTime,
+    medium: Medium<PHONES>,
+    to_gateway: Wire,
+    from_gateway: Wire,
+}
+
+static WORLD: ConstStaticCell<World> = ConstStaticCell::new(World {
+    time: SimTime::new(),
+    medium: Medium::new(
+        [
+            // 3 m from the shelf.
+            Phone::new(random_static(0x01), APPLE_NEARBY, 180, -69, 0x0A),
+            // 1.5 m.
+            Phone::new(random_static(0x02), ANDROID_FAST_PAIR, 250, -63, 0x0B),
+            // 6 m.
+            Phone::new(random_static(0x03), SHELF_IBEACON, 100, -75, 0x0C),
+            // 120 m: -101 dBm, under the radio's sensitivity.
+            Phone::new(random_static(0x04), APPLE_NEARBY, 180, -101, 0x0D),
+        ],
+        0x5EED_F00D,
+    ),
+    to_gateway: Wire::new(),
+    from_gateway: Wire::new(),
+});
 static FLASH: ConstStaticCell<RamFlash<SETTINGS_LEN>> = ConstStaticCell::new(RamFlash::new());
-static TO_GATEWAY: ConstStaticCell<Wire> = ConstStaticCell::new(Wire::new());
-static FROM_GATEWAY: ConstStaticCell<Wire> = ConstStaticCell::new(Wire::new());
+
+/// Cuts the node's power: its task drops the node's future.
+static POWER_CUT: Signal<CriticalSectionRawMutex, ()> = Signal::new();
+/// The flash, handed back once the node is off.
+static POWERED_OFF: Signal<CriticalSectionRawMutex, &'static mut RamFlash<SETTINGS_LEN>> =
+    Signal::new();
+/// Set when `run` returned by itself, which it does only on a fatal error.
+static NODE_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Fixed readings in place of TEMP and SAADC.
 struct FixedSensors;
@@ -137,65 +160,72 @@ const BEACON_MS: u64 = 3_000;
 /// How long the gateway waits for an answer to what it sent.
 const ANSWER_MS: u64 = 2_000;
 
+/// One life of the node, from power-up to power cut, in a task of its own
+/// as on the board: its future lives in the task's static storage, so the
+/// stack holds only what its polls need.
+#[embassy_executor::task]
+async fn shelf_node(world: &'static World, flash: &'static mut RamFlash<SETTINGS_LEN>, seed: u64) {
+    let node = Node {
+        radio: world.medium.radio(&world.time, &world.to_gateway),
+        led: Led,
+        delay: SimDelay(&world.time),
+        link: NodeLink {
+            from_gateway: &world.from_gateway,
+            to_gateway: &world.to_gateway,
+        },
+        flash: &mut *flash,
+        flash_range: 0..SETTINGS_END,
+        clock: SimClock::starting_now(&world.time),
+        sensors: FixedSensors,
+        seed,
+    };
+    let run = aisle_firmware::run(node);
+    hprintln!("node future: {} bytes", core::mem::size_of_val(&run));
+    if let Either::First(error) = select(run, POWER_CUT.wait()).await {
+        hprintln!("node stopped: {:?}", error);
+        NODE_FAILED.store(true, Ordering::Relaxed);
+    }
+    POWERED_OFF.signal(flash);
+}
+
+/// Cuts the node's power and takes its flash back.
+async fn power_cut(checks: &mut Checks) -> &'static mut RamFlash<SETTINGS_LEN> {
+    POWER_CUT.signal(());
+    let flash = POWERED_OFF.wait().await;
+    POWER_CUT.reset();
+    // A task woken during its last poll stays queued until the executor
+    // has passed it once more; only then can it be spawned again.
+    embassy_futures::yield_now().await;
+    checks.check(
+        "the node ran until its power was cut",
+        !NODE_FAILED.swap(false, Ordering::Relaxed),
+    );
+    flash
+}
+
 /// Runs the whole session, recording its checks.
-pub async fn session(checks: &mut Checks) {
-    let time: &SimTime = TIME.take();
-    let medium: &Medium<PHONES> = MEDIUM.take();
+pub async fn session(spawner: Spawner, checks: &mut Checks) {
+    let world: &'static World = WORLD.take();
     let flash = FLASH.take();
-    let to_gateway: &Wire = TO_GATEWAY.take();
-    let from_gateway: &Wire = FROM_GATEWAY.take();
+    let time = &world.time;
+    let medium = &world.medium;
     let mut gateway = Gateway::new(
         FACTORY_KEY,
         UNPROVISIONED_NODE_ID,
-        to_gateway,
-        from_gateway,
+        &world.to_gateway,
+        &world.from_gateway,
         time,
     );
 
     hprintln!("-- first boot, factory-fresh flash");
-    let node = Node {
-        radio: medium.radio(time),
-        led: Led,
-        delay: SimDelay(time),
-        link: NodeLink {
-            from_gateway,
-            to_gateway,
-        },
-        flash: &mut *flash,
-        flash_range: 0..SETTINGS_END,
-        clock: SimClock::starting_now(time),
-        sensors: FixedSensors,
-        seed: 0x0001_0107,
-    };
-    let node = aisle_firmware::run(node);
-    hprintln!("node future: {} bytes", core::mem::size_of_val(&node));
-    if let Either::First(error) = select(node, first_boot(&mut gateway, medium, time, checks)).await
-    {
-        hprintln!("node stopped: {:?}", error);
-        checks.check("the node runs until its power is cut", false);
-        return;
-    }
+    spawner.spawn(shelf_node(world, flash, 0x0001_0107).expect("one node at a time"));
+    first_boot(&mut gateway, medium, time, checks).await;
+    let flash = power_cut(checks).await;
 
     hprintln!("-- power cut; second boot on the same flash");
-    let node = Node {
-        radio: medium.radio(time),
-        led: Led,
-        delay: SimDelay(time),
-        link: NodeLink {
-            from_gateway,
-            to_gateway,
-        },
-        flash: &mut *flash,
-        flash_range: 0..SETTINGS_END,
-        clock: SimClock::starting_now(time),
-        sensors: FixedSensors,
-        seed: 0x0002_0107,
-    };
-    let script = second_boot(&mut gateway, medium, time, checks);
-    if let Either::First(error) = select(aisle_firmware::run(node), script).await {
-        hprintln!("node stopped: {:?}", error);
-        checks.check("the node runs after a power cut", false);
-    }
+    spawner.spawn(shelf_node(world, flash, 0x0002_0107).expect("the first node is off"));
+    second_boot(&mut gateway, medium, time, checks).await;
+    power_cut(checks).await;
 }
 
 /// Waits for the node's next `Hello`, passing over anything else.

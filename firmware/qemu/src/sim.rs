@@ -13,6 +13,8 @@ use aisle_firmware::protocol::ll::{
 };
 use embassy_futures::yield_now;
 
+use crate::gateway::Wire;
+
 /// Gap between the starts of an advertising event's packets on 37, 38 and
 /// 39: a controller sends them back to back, well under 10 ms apart.
 const PACKET_SPACING_US: u64 = 600;
@@ -267,9 +269,14 @@ impl<const P: usize> Medium<P> {
         self.intact.get() + self.corrupted.get()
     }
 
-    /// The node's radio in this medium.
-    pub fn radio<'m>(&'m self, time: &'m SimTime) -> SimRadio<'m, P> {
-        SimRadio { medium: self, time }
+    /// The node's radio in this medium. It lets the gateway read all that
+    /// is on `uplink` before it hears anything new (see [`SimRadio`]).
+    pub fn radio<'m>(&'m self, time: &'m SimTime, uplink: &'m Wire) -> SimRadio<'m, P> {
+        SimRadio {
+            medium: self,
+            time,
+            uplink,
+        }
     }
 
     /// The first audible packet on `channel` that ends by `deadline`, with
@@ -314,9 +321,14 @@ impl<T: Copy, const N: usize> Log<T, N> {
 }
 
 /// The node's radio: hears the medium's phones, records what it sends.
+///
+/// Before it hears a packet it waits (in real time, not simulated) until
+/// the gateway has read everything the node sent: then the gateway checks
+/// each batch and `Status` against exactly the packets delivered before it.
 pub struct SimRadio<'m, const P: usize> {
     medium: &'m Medium<P>,
     time: &'m SimTime,
+    uplink: &'m Wire,
 }
 
 /// The simulated radio has no failure of its own.
@@ -357,8 +369,11 @@ impl<const P: usize> Radio for SimRadio<'_, P> {
         let medium = self.medium;
         let time = self.time;
         let deadline = time.now_us() + u64::from(timeout_us);
-        // Every receive lets the gateway side run once.
+        // Every receive lets the gateway run until it has read the link dry.
         yield_now().await;
+        while !self.uplink.is_empty() {
+            yield_now().await;
+        }
         loop {
             let Some((index, start)) = medium.next_packet(channel, time.now_us(), deadline) else {
                 time.advance_to(deadline);
