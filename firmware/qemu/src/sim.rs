@@ -23,8 +23,9 @@ const PACKET_SPACING_US: u64 = 600;
 /// Part B 4.4.2.2.1).
 const MAX_ADV_DELAY_US: u64 = 10_000;
 
-/// Below this a packet is not heard: the nRF52840's sensitivity at 1 Mbit/s
-/// is -95 dBm (product specification 6.20.15.2).
+/// Below this a packet is not heard: the nRF52840's typical sensitivity in
+/// BLE 1 Mbit mode is -95 dBm (its product specification, radio electrical
+/// specification).
 const SENSITIVITY_DBM: i16 = -95;
 
 /// Packets lost to fading, in 256ths: a shelf in a store is a poor place.

@@ -33,9 +33,10 @@ const MAX_AIR_PACKET_US: u64 = MAX_AIR_PACKET_LEN as u64 * 8;
 const AIR_LEN: u8 = MAX_AIR_PACKET_LEN as u8;
 const _: () = assert!(MAX_AIR_PACKET_LEN <= u8::MAX as usize);
 
-/// Transmit levels the nRF52840 supports, strongest first (product
-/// specification 6.20.14.11, TXPOWER).
-const TX_LEVELS_DBM: [i8; 15] = [8, 7, 6, 5, 4, 3, 2, 0, -4, -8, -12, -16, -20, -30, -40];
+/// Transmit levels the nRF52840 supports, strongest first (its product
+/// specification, RADIO register TXPOWER; -30 dBm is listed there as a
+/// deprecated alias of -40 dBm, so it is left out).
+const TX_LEVELS_DBM: [i8; 14] = [8, 7, 6, 5, 4, 3, 2, 0, -4, -8, -12, -16, -20, -40];
 
 static DISABLED: AtomicWaker = AtomicWaker::new();
 
@@ -152,7 +153,8 @@ impl Drop for StopOnDrop {
         r.intenclr().write(|w| w.set_disabled(true));
         if r.state().read().state() != State::Disabled {
             r.tasks_disable().write_value(1);
-            // Disabling takes a few microseconds (product specification 6.20.15).
+            // Disabling takes a few microseconds (tDISABLE in the product
+            // specification).
             while r.state().read().state() != State::Disabled {}
         }
     }
