@@ -7,9 +7,8 @@ use aisle_protocol::link::BeaconIdentity;
 use aisle_protocol::ll::{
     ADV_CRC_INIT, AdvPdu, Channel, DeviceAddress, MAX_ADV_DATA_LEN, append_crc24, whiten,
 };
-use embedded_hal_async::delay::DelayNs;
 
-use crate::hw::{Clock, MAX_AIR_PACKET_LEN, Radio, Sensors};
+use crate::hw::{MAX_AIR_PACKET_LEN, Radio, Sensors};
 use crate::rng::Prng;
 use crate::settings::Settings;
 
@@ -45,9 +44,6 @@ pub(crate) struct Beacon {
     next_event_ms: u64,
     /// Index into the rotation of the next event's frame.
     rotation: usize,
-    /// Channels of the current event already sent (0 to 3); an event cut
-    /// short by link traffic goes on where it stopped.
-    sent_in_event: usize,
     /// The current event's packet, CRC included, not whitened.
     packet: [u8; MAX_AIR_PACKET_LEN],
     packet_len: usize,
@@ -62,7 +58,6 @@ impl Beacon {
             address,
             next_event_ms: now_ms,
             rotation: 0,
-            sent_in_event: 0,
             packet: [0; MAX_AIR_PACKET_LEN],
             packet_len: 0,
             pdus_sent: 0,
@@ -73,50 +68,42 @@ impl Beacon {
     /// Starts advertising again now, e.g. after the role changed.
     pub(crate) fn restart(&mut self, now_ms: u64) {
         self.next_event_ms = now_ms;
-        self.sent_in_event = 0;
     }
 
-    /// Waits for the next advertising event, or until `until_ms`, whichever
-    /// comes first, and sends the event when it is due. Returns whether it
-    /// sent anything.
-    pub(crate) async fn step<R: Radio, D: DelayNs, C: Clock, S: Sensors>(
+    /// When the next advertising event is due, ms of uptime.
+    pub(crate) fn next_event_ms(&self) -> u64 {
+        self.next_event_ms
+    }
+
+    /// Sends one advertising event (the rotation's next frame on 37, 38 and
+    /// 39) and schedules the next one an interval plus advDelay after this
+    /// one was due.
+    pub(crate) async fn send_event<R: Radio, S: Sensors>(
         &mut self,
         radio: &mut R,
-        delay: &mut D,
-        clock: &C,
         sensors: &mut S,
         settings: &Settings,
-        until_ms: u64,
-    ) -> Result<bool, R::Error> {
-        let now = clock.now_ms();
-        if self.sent_in_event == 0 {
-            if now < self.next_event_ms {
-                let wake = self.next_event_ms.min(until_ms);
-                delay.delay_ms(ms_u32(wake.saturating_sub(now))).await;
-                return Ok(false);
-            }
-            self.build(settings, sensors, now);
-        }
+        now: u64,
+    ) -> Result<(), R::Error> {
+        self.build(settings, sensors, now);
         let mut air = [0u8; MAX_AIR_PACKET_LEN];
         let len = self.packet_len;
-        while let Some(&channel) = Channel::ADVERTISING.get(self.sent_in_event) {
+        for channel in Channel::ADVERTISING {
             let (Some(dst), Some(src)) = (air.get_mut(..len), self.packet.get(..len)) else {
                 break;
             };
             dst.copy_from_slice(src);
             whiten(channel, dst);
             radio.transmit(channel, settings.tx_power_dbm, dst).await?;
-            self.sent_in_event += 1;
             self.pdus_sent = self.pdus_sent.wrapping_add(1);
         }
-        self.sent_in_event = 0;
         self.rotation = self.rotation.wrapping_add(1);
         let adv_delay = self.jitter.below(MAX_ADV_DELAY_MS + 1);
         // From the event's schedule, not from now, so the interval does not
         // drift by however long the event took.
         let interval = u64::from(settings.adv_interval_ms) + adv_delay;
-        self.next_event_ms = (self.next_event_ms + interval).max(now);
-        Ok(true)
+        self.next_event_ms = self.next_event_ms.saturating_add(interval).max(now);
+        Ok(())
     }
 
     /// Writes this event's packet: `ADV_NONCONN_IND` with the rotation's

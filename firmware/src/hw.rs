@@ -48,6 +48,9 @@ pub trait Radio {
     /// Listens on `channel` for at most `timeout_us` microseconds. Returns
     /// the first packet heard, its bytes at the start of `buf` (at most
     /// `buf.len()`; a longer packet is cut), or `None` when the time ran out.
+    /// A packet whose access address arrived in time is received whole, even
+    /// if it ends after the timeout. The core reads the PDU's length from
+    /// the de-whitened header, so a radio may also deliver a fixed length.
     async fn receive(
         &mut self,
         channel: Channel,

@@ -12,7 +12,7 @@
 //! A board (or a host emulator, or a test) fills a [`Node`] with its
 //! peripherals and awaits [`run`]:
 //!
-//! ```ignore
+//! ```text
 //! let node = Node { radio, led, delay, link, flash, flash_range: 0..16384,
 //!                   clock, sensors, seed };
 //! let error = aisle_firmware::run(node).await; // only on a fatal error
@@ -35,6 +35,10 @@
 //!   each of channels 37, 38, 39; packets are de-whitened, CRC-checked and
 //!   decoded; aggregates per (identity, channel) go out as `SightingBatch`
 //!   frames when the window closes.
+//!   A window holds at most [`SIGHTING_CAPACITY`] aggregates; when it is
+//!   full a stronger newcomer evicts the weakest (by mean RSSI) and a weaker
+//!   one is refused. `Status.queue_drops` counts the advertisements lost so,
+//!   `Status.adverts_seen` the intact ones heard.
 //! - **Link**: `Status` every [`STATUS_INTERVAL_MS`]; `Configure` and
 //!   `Provision` are persisted, applied and answered with `Hello` (the
 //!   gateway's acknowledgement). `Hello` is sent at start and after each
@@ -48,9 +52,21 @@
 //!   with [`Error::LinkClosed`]. A board whose link can come and go (USB)
 //!   resets on error; settings and counters are in flash.
 //!
-//! The link's `read` must be cancel-safe (embassy's buffered UARTs and USB
-//! CDC are): it is raced against the radio and dropped when the radio
-//! finishes first.
+//! # The radio and the link together
+//!
+//! The radio's work is never cut short by the link: an advertising event
+//! sends all three packets, and a listen (at most [`SCAN_SLICE_MS`]) runs to
+//! its end, while link bytes are read and deframed beside it. A command
+//! found among them is carried out when the radio's step ends, so a
+//! `Configure` takes effect at most [`SCAN_SLICE_MS`] after it arrived; the
+//! link's receive buffer should hold that long's bytes (1.2 KiB at 115200
+//! baud; a gateway sends one command and waits for its `Hello`, so far less
+//! in practice). While the radio has nothing to do, the node waits on the
+//! link and its next deadline together.
+//!
+//! The link's `read` must therefore be cancel-safe (embassy's buffered
+//! UARTs and USB CDC are): a read still waiting when the radio finishes is
+//! dropped, and the bytes must stay for the next one.
 //!
 //! [`ram_flash::RamFlash`] is a `NorFlash` in RAM for hosts and emulators
 //! that can simulate a power cut; [`settings::store`] writes settings into
@@ -80,6 +96,7 @@ use embedded_storage_async::nor_flash::NorFlash;
 pub use beacon::{EDDYSTONE_0M_ABOVE_1M_DB, LOSS_AT_1M_DB, MAX_ADV_DELAY_MS};
 use hw::{Clock, Radio, Sensors};
 pub use node::{FIRMWARE, LED_BLINK_MS, LINK_ERROR_PAUSE_MS, STATUS_INTERVAL_MS};
+pub use scanner::SCAN_SLICE_MS;
 pub use settings::{COUNTER_BLOCK, Settings, StorageError};
 pub use table::SIGHTING_CAPACITY;
 

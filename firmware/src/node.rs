@@ -1,7 +1,9 @@
-//! The node's main loop: one role's radio work raced against the link, with
-//! `Status`, batches and the LED handled between steps.
+//! The node's main loop: the role's radio steps, each run to its end with
+//! the link read beside it, and `Status`, batches, commands and the LED
+//! handled between steps.
 
 use core::convert::Infallible;
+use core::pin::pin;
 
 use aisle_protocol::link::{
     BatchWriter, FirmwareVersion, Hello, MAX_BATCH_ENTRIES_LEN, Message, Role, Status,
@@ -21,9 +23,9 @@ use crate::settings::{Record, Settings, StorageError, Store};
 use crate::uplink::{Command, Uplink};
 use crate::{Error, Node};
 
-/// Seconds between two `Status` frames. The gateway calls a node offline
-/// after three missed ones, so 10 s finds a dead node within half a minute
-/// for 24 bytes every 10 s on the link.
+/// Time between two `Status` frames. A gateway that waits for three missed
+/// ones before it calls a node offline knows within half a minute, for a
+/// 45-byte frame every 10 s on the link.
 pub const STATUS_INTERVAL_MS: u64 = 10_000;
 
 /// How long the LED stays lit for one burst of activity.
@@ -114,70 +116,151 @@ where
         .await?;
         let now = clock.now_ms();
         let settings = st.record.settings;
-        let role_step = async {
-            if !settings.is_provisioned() {
-                delay.delay_ms(ms_u32(until.saturating_sub(now))).await;
-                return Ok(false);
+        let provisioned = settings.is_provisioned();
+        let radio_due = provisioned
+            && match settings.role {
+                Role::Beacon => now >= st.beacon.next_event_ms(),
+                Role::Scanner => settings.scan_window_ms > 0,
+            };
+        if radio_due {
+            // The radio's step runs to its end: a packet is never cut
+            // half-way by link traffic. Link bytes are taken meanwhile; a
+            // command among them waits for the step.
+            let (active, held) = radio_step(
+                &mut st,
+                &mut radio,
+                &mut sensors,
+                &clock,
+                &mut link,
+                &mut rx,
+                (now, until),
+            )
+            .await?;
+            if active.map_err(Error::Radio)? {
+                blink(&mut st, &mut led, clock.now_ms());
             }
-            match settings.role {
-                Role::Beacon => {
-                    st.beacon
-                        .step(
-                            &mut radio,
-                            &mut delay,
-                            &clock,
-                            &mut sensors,
-                            &settings,
-                            until,
-                        )
-                        .await
-                }
-                Role::Scanner => {
-                    st.scanner
-                        .step(
-                            &mut radio,
-                            &mut delay,
-                            &clock,
-                            settings.scan_window_ms,
-                            until,
-                        )
-                        .await
-                }
+            if let Some((command, from, to)) = held {
+                blink(&mut st, &mut led, clock.now_ms());
+                obey(&mut st, &mut link, &mut store, &clock, command).await?;
+                let rest = rx.get(from..to).unwrap_or_default();
+                take_input(&mut st, &mut link, &mut store, &mut led, &clock, rest).await?;
             }
-        };
-        let outcome = if now < st.link_quiet_until_ms {
-            Either::First(role_step.await)
+            continue;
+        }
+
+        // Nothing for the radio until `wake`: wait for it or for the link.
+        let wake = if provisioned && settings.role == Role::Beacon {
+            until.min(st.beacon.next_event_ms())
         } else {
-            select(role_step, link.read(&mut rx)).await
+            until
         };
-        match outcome {
-            Either::First(active) => {
-                if active.map_err(Error::Radio)? {
-                    blink(&mut st, &mut led, clock.now_ms());
-                }
-            }
+        let wait = delay.delay_ms(ms_u32(wake.saturating_sub(now)));
+        if now < st.link_quiet_until_ms {
+            wait.await;
+            continue;
+        }
+        match select(wait, link.read(&mut rx)).await {
+            Either::First(()) => {}
             Either::Second(Ok(0)) => return Err(Error::LinkClosed),
             Either::Second(Ok(n)) => {
-                let mut input = rx.get(..n).unwrap_or_default();
-                while !input.is_empty() {
-                    let key = st.record.settings.key;
-                    let id = st.record.settings.node_id;
-                    let (command, rest) = st.uplink.receive(&key, id, input);
-                    input = rest;
-                    if let Some(command) = command {
-                        blink(&mut st, &mut led, clock.now_ms());
-                        obey(&mut st, &mut link, &mut store, &clock, command).await?;
-                    }
-                }
+                let input = rx.get(..n).unwrap_or_default();
+                take_input(&mut st, &mut link, &mut store, &mut led, &clock, input).await?;
             }
             Either::Second(Err(_)) => {
-                // Whatever was in flight is damaged: drop it and count it.
-                st.uplink.deframer.reset();
-                st.uplink.reject();
-                st.link_quiet_until_ms = clock.now_ms() + LINK_ERROR_PAUSE_MS;
+                link_trouble(&mut st.uplink, &mut st.link_quiet_until_ms, clock.now_ms());
             }
         }
     }
+}
+
+/// One step of the radio's work, run to its end while link bytes are taken
+/// and deframed. Returns whether the radio was active and the first command
+/// found with the range of `rx` still to read after it.
+async fn radio_step<R: Radio, S: Sensors, C: Clock, L: Read, FE>(
+    st: &mut State,
+    radio: &mut R,
+    sensors: &mut S,
+    clock: &C,
+    link: &mut L,
+    rx: &mut [u8; READ_CHUNK],
+    (now, until): (u64, u64),
+) -> Result<(Result<bool, R::Error>, Option<(Command, usize, usize)>), Error<R::Error, L::Error, FE>>
+{
+    let settings = st.record.settings;
+    let State {
+        beacon,
+        scanner,
+        uplink,
+        link_quiet_until_ms,
+        ..
+    } = st;
+    let mut step = pin!(async {
+        match settings.role {
+            Role::Beacon => beacon
+                .send_event(radio, sensors, &settings, now)
+                .await
+                .map(|()| true),
+            Role::Scanner => {
+                scanner
+                    .listen(radio, clock, settings.scan_window_ms, until)
+                    .await
+            }
+        }
+    });
+    let mut held = None;
+    let mut link_open = now >= *link_quiet_until_ms;
+    let active = loop {
+        if held.is_some() || !link_open {
+            break step.as_mut().await;
+        }
+        match select(step.as_mut(), link.read(rx)).await {
+            Either::First(active) => break active,
+            Either::Second(Ok(0)) => return Err(Error::LinkClosed),
+            Either::Second(Ok(n)) => {
+                let input = rx.get(..n).unwrap_or_default();
+                let (command, rest) = uplink.receive(&settings.key, settings.node_id, input);
+                if let Some(command) = command {
+                    held = Some((command, n - rest.len(), n));
+                }
+            }
+            Either::Second(Err(_)) => {
+                link_trouble(uplink, link_quiet_until_ms, clock.now_ms());
+                link_open = false;
+            }
+        }
+    };
+    Ok((active, held))
+}
+
+/// After a link read error (a UART framing or overrun error): whatever was
+/// in flight is damaged, so it is dropped and counted, and the link is left
+/// alone for a moment so a link that keeps failing cannot starve the radio.
+fn link_trouble(uplink: &mut Uplink, quiet_until_ms: &mut u64, now: u64) {
+    uplink.deframer.reset();
+    uplink.reject();
+    *quiet_until_ms = now.saturating_add(LINK_ERROR_PAUSE_MS);
+}
+
+/// Deframes and opens `input` and carries out every command in it.
+async fn take_input<L: Write, F: NorFlash, Led: OutputPin, C: Clock, RE>(
+    st: &mut State,
+    link: &mut L,
+    store: &mut Store<F>,
+    led: &mut Led,
+    clock: &C,
+    mut input: &[u8],
+) -> Result<(), Error<RE, L::Error, F::Error>> {
+    while !input.is_empty() {
+        let key = st.record.settings.key;
+        let id = st.record.settings.node_id;
+        let (command, rest) = st.uplink.receive(&key, id, input);
+        input = rest;
+        if let Some(command) = command {
+            blink(st, led, clock.now_ms());
+            obey(st, link, store, clock, command).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Loads what flash keeps and sets the node up from it.
@@ -208,7 +291,7 @@ async fn boot<F: NorFlash, RE, LE>(
         record,
         scanner: Scanner::new(now),
         beacon: Beacon::new(static_random_address(rng.next_u64()), rng.next_u64(), now),
-        status_due_ms: now + STATUS_INTERVAL_MS,
+        status_due_ms: now.saturating_add(STATUS_INTERVAL_MS),
         led_off_ms: None,
         link_quiet_until_ms: 0,
     })
@@ -229,7 +312,10 @@ async fn duties<L: Write, F: NorFlash, Led: OutputPin, C: Clock, S: Sensors, RE>
     let scanning = settings.is_provisioned() && settings.role == Role::Scanner;
     if now >= st.status_due_ms {
         send_status(st, link, store, clock, sensors).await?;
-        st.status_due_ms = (st.status_due_ms + STATUS_INTERVAL_MS).max(now + 1);
+        st.status_due_ms = st
+            .status_due_ms
+            .saturating_add(STATUS_INTERVAL_MS)
+            .max(now.saturating_add(1));
     }
     if scanning && now >= st.scanner.window_end_ms(settings.scan_window_ms) {
         if settings.scan_window_ms > 0 {
@@ -287,11 +373,21 @@ async fn obey<L: Write, F: NorFlash, C: Clock, RE>(
                 st.uplink.reject();
                 return Ok(());
             }
+            // Under a new key both counters start over. Under the key it
+            // already holds (a gateway repeating itself) they go on: starting
+            // over would reuse counters under one key.
+            let same_key = provision.key == st.record.settings.key;
             st.record.settings.node_id = provision.node_id;
             st.record.settings.key = provision.key;
-            st.record.downlink_last = 0;
+            if !same_key {
+                st.record.downlink_last = 0;
+            }
             store.set_record(&st.record).await.map_err(Error::Storage)?;
-            st.uplink.rekey(store, &st.record).await?;
+            if same_key {
+                st.uplink.rename(provision.key, provision.node_id);
+            } else {
+                st.uplink.rekey(store, &st.record).await?;
+            }
             st.scanner.start_window(now);
             st.beacon.restart(now);
         }
@@ -321,6 +417,9 @@ async fn send_status<L: Write, F: NorFlash, C: Clock, S: Sensors, RE>(
     sensors: &mut S,
 ) -> Result<(), Error<RE, L::Error, F::Error>> {
     let counters = st.scanner.counters;
+    // Status has no field for packets that failed their CRC; a probe shows them.
+    #[cfg(feature = "defmt")]
+    defmt::debug!("CRC errors since start: {=u32}", counters.crc_errors);
     let status = Message::Status(Status {
         uptime_s: u32::try_from(clock.now_ms() / 1000).unwrap_or(u32::MAX),
         battery_mv: sensors.battery_mv(),
@@ -366,7 +465,7 @@ async fn send_batches<L: Write, F: NorFlash, RE>(
 
 fn blink<Led: OutputPin>(st: &mut State, led: &mut Led, now: u64) {
     let _ = led.set_high();
-    st.led_off_ms = Some(now + LED_BLINK_MS);
+    st.led_off_ms = Some(now.saturating_add(LED_BLINK_MS));
 }
 
 /// A static random device address (Core spec v5.4, Vol 6 Part B 1.3.2.1):

@@ -137,6 +137,9 @@ pub enum StorageError<FE> {
     Full,
     /// The range holds something that is not this crate's settings.
     Corrupted,
+    /// The settings are outside the ranges `Configure` allows (e.g. an
+    /// advertising interval under 20 ms), so they were not written.
+    Invalid,
 }
 
 impl<FE> StorageError<FE> {
@@ -145,6 +148,9 @@ impl<FE> StorageError<FE> {
             sequential_storage::Error::Storage { value, .. } => Self::Flash(value),
             sequential_storage::Error::FullStorage | sequential_storage::Error::ItemTooBig => {
                 Self::Full
+            }
+            sequential_storage::Error::SerializationError(SerializationError::InvalidData) => {
+                Self::Invalid
             }
             _ => Self::Corrupted,
         }

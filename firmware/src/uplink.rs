@@ -3,7 +3,7 @@
 
 use aisle_protocol::link::{
     Configure, Direction, LinkDeframer, MAX_WIRE_LEN, Message, Provision, ReplayGuard, Sealer,
-    open_frame,
+    UnverifiedFrame,
 };
 use embedded_io_async::Write;
 use embedded_storage_async::nor_flash::NorFlash;
@@ -80,6 +80,16 @@ impl Uplink {
         Ok(())
     }
 
+    /// Takes a new node id under the same key: the counters go on.
+    pub(crate) fn rename(&mut self, key: [u8; 16], node_id: u32) {
+        self.sealer = Sealer::resume(
+            key,
+            node_id,
+            Direction::NodeToGateway,
+            self.sealer.next_counter(),
+        );
+    }
+
     /// Seals `message` and writes it to the link, reserving a new block of
     /// counters in flash first when the reserved ones are used up.
     pub(crate) async fn send<L: Write, S: NorFlash, RE>(
@@ -121,9 +131,20 @@ impl Uplink {
                 }
                 Feed::Dropped { rest, .. } => input = rest,
                 Feed::Frame { frame, rest } => {
-                    let opened = open_frame(key, Direction::GatewayToNode, &mut self.guard, frame);
+                    // Another node's frame is refused before it is opened,
+                    // so its counter cannot move this node's replay guard.
+                    let opened = UnverifiedFrame::parse(frame)
+                        .and_then(|f| {
+                            if f.claimed_header().node_id == node_id {
+                                Ok(f)
+                            } else {
+                                Err(aisle_protocol::Error::WrongKind {
+                                    expected: "a frame for this node",
+                                })
+                            }
+                        })
+                        .and_then(|f| f.open(key, Direction::GatewayToNode, &mut self.guard));
                     let command = match opened {
-                        Ok((header, _)) if header.node_id != node_id => None,
                         Ok((header, Message::Configure(configure))) => Some(Command::Configure {
                             configure,
                             counter: header.counter,

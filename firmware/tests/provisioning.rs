@@ -8,7 +8,7 @@ use aisle_firmware::protocol::link::{
     BeaconIdentity, Configure, FACTORY_KEY, Message, Provision, Role, UNPROVISIONED_NODE_ID,
 };
 use aisle_firmware::settings::{self, Settings};
-use aisle_firmware::{FIRMWARE, STATUS_INTERVAL_MS};
+use aisle_firmware::{FIRMWARE, LED_BLINK_MS, STATUS_INTERVAL_MS};
 use support::{Emitter, FLASH_RANGE, Flash, Gateway, Heard, Medium, Sim};
 
 const KEY: [u8; 16] = *b"shelf node key 7";
@@ -73,8 +73,13 @@ fn unprovisioned_node_only_greets_until_provisioned() {
         let before = gateway.receive();
         let listened_before = sim.0.borrow().receive_calls;
 
-        // Anyone can seal under the factory key, so Configure is refused.
+        // Anyone can seal under the factory key, so Configure is refused;
+        // node id 0 is no id to provision.
         gateway.send(&Message::Configure(beacon_configure()));
+        gateway.send(&Message::Provision(Provision {
+            node_id: 0,
+            key: KEY,
+        }));
         sim.sleep_ms(STATUS_INTERVAL_MS).await;
         let after_configure = gateway.receive();
 
@@ -103,7 +108,7 @@ fn unprovisioned_node_only_greets_until_provisioned() {
     assert!(hellos(&after_configure).is_empty(), "{after_configure:?}");
     let status = statuses(&after_configure);
     assert_eq!(status.len(), 1);
-    assert_eq!(status[0].frames_rejected, 1);
+    assert_eq!(status[0].frames_rejected, 2);
     assert_eq!(load(&sim, &mut flash).role, Role::Scanner);
 
     // Under the new key from counter 1, scanning.
@@ -146,6 +151,25 @@ fn provisioned_node_is_rekeyed_only_under_its_own_key() {
     assert_eq!(hellos(&rekeyed), [(8, 1, Role::Scanner)]);
     let kept = load(&sim, &mut flash);
     assert_eq!((kept.node_id, kept.key), (8, new_key));
+
+    // The same key again (a gateway repeating itself): the counter goes on,
+    // since starting over would reuse counters under that key.
+    let node = sim.node(&mut flash, (0.0, 0.0), 2);
+    let script = async {
+        sim.sleep_ms(100).await;
+        let before = gateway.receive();
+        gateway.send(&Message::Provision(Provision {
+            node_id: 9,
+            key: new_key,
+        }));
+        gateway.rekey(new_key, 9);
+        sim.sleep_ms(100).await;
+        (before, gateway.receive())
+    };
+    let (before, repeated) = sim.run_node(node, script, 10_000).unwrap();
+    let last = before.last().unwrap().header().counter;
+    assert_eq!(hellos(&repeated), [(9, last + 1, Role::Scanner)]);
+    assert_eq!(load(&sim, &mut flash).node_id, 9);
 }
 
 #[test]
@@ -184,6 +208,22 @@ fn configure_is_acknowledged_applied_persisted_and_kept_across_restart() {
     }
     let kept = load(&sim, &mut flash);
     assert_eq!(kept.configuration(), beacon_configure());
+    {
+        // The LED blinks on activity: dark again LED_BLINK_MS after it was
+        // last lit (to the clock's millisecond).
+        let w = sim.0.borrow();
+        assert!(w.led.iter().any(|&(t, on)| on && t >= sent_at));
+        let mut last_lit = None;
+        for &(t, on) in &w.led {
+            if on {
+                last_lit = Some(t);
+            } else {
+                let since = t - last_lit.unwrap();
+                let blink = LED_BLINK_MS * 1000;
+                assert!((blink - 1000..=blink + 1000).contains(&since), "{since} µs");
+            }
+        }
+    }
 
     // After a restart: the same settings, and the counter moves on.
     let last_counter = gateway_last(&gateway);
@@ -222,4 +262,24 @@ fn store(sim: &Sim, flash: &mut Flash, settings: &Settings) {
 
 fn load(sim: &Sim, flash: &mut Flash) -> Settings {
     sim.block_on(settings::load(flash, FLASH_RANGE), 1).unwrap()
+}
+
+#[test]
+fn settings_outside_configure_ranges_are_not_stored() {
+    let sim = Sim::new(Medium::new(1));
+    let mut flash = Flash::new();
+    let bad = Settings {
+        adv_interval_ms: 5,
+        ..provisioned()
+    };
+    assert_eq!(
+        sim.block_on(settings::store(&mut flash, FLASH_RANGE, &bad), 1),
+        Err(settings::StorageError::Invalid)
+    );
+    assert_eq!(load(&sim, &mut flash), Settings::FACTORY);
+    let too_small = 0..4096;
+    assert_eq!(
+        sim.block_on(settings::load(&mut flash, too_small), 1),
+        Err(settings::StorageError::Range)
+    );
 }

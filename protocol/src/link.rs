@@ -64,7 +64,9 @@
 //! header, so the factory key opens only unprovisioned nodes and a
 //! provisioned node is re-keyed only by whoever knows its key. Once it has
 //! applied one, the node seals under the new key and id, restarts its uplink
-//! counter at 1 (no counter repeats under one key) and sends `Hello`.
+//! counter at 1 (no counter repeats under one key) and sends `Hello`. A
+//! `Provision` carrying the key the node already holds changes only its id:
+//! both counters go on, as restarting them would repeat them under that key.
 //!
 //! A sighting entry (8 + L bytes):
 //!

@@ -148,8 +148,8 @@ impl Medium {
             for (i, channel) in Channel::ADVERTISING.into_iter().enumerate() {
                 let mut bytes = pdu[..len].to_vec();
                 count += 1;
-                if corrupt_every.is_some_and(|k| count % k == 0) {
-                    let bit = self.rng.below(len as u64 * 8) as usize;
+                if corrupt_every.is_some_and(|k| count.is_multiple_of(k)) {
+                    let bit = self.rng.index(len * 8);
                     bytes[bit / 8] ^= 1 << (bit % 8);
                 }
                 whiten(channel, &mut bytes);
@@ -173,9 +173,9 @@ impl Medium {
         let count = per_second * until_ms / 1000;
         for _ in 0..count {
             let start_us = self.rng.below(until_ms * 1000);
-            let channel = Channel::ADVERTISING[self.rng.below(3) as usize];
-            let len = 8 + self.rng.below(34) as usize;
-            let bytes = (0..len).map(|_| self.rng.next() as u8).collect();
+            let channel = Channel::ADVERTISING[self.rng.index(3)];
+            let len = 8 + self.rng.index(34);
+            let bytes = (0..len).map(|_| self.rng.next().to_le_bytes()[0]).collect();
             self.packets.push(AirPacket {
                 start_us,
                 channel,
@@ -216,6 +216,7 @@ impl Medium {
             if rssi < SENSITIVITY_DBM {
                 continue;
             }
+            #[allow(clippy::cast_possible_truncation)] // clamped to i8's range
             let rssi = rssi.round().clamp(-127.0, 20.0) as i8;
             return Some((p.start_us, p.bytes.clone(), rssi));
         }
@@ -223,7 +224,7 @@ impl Medium {
     }
 }
 
-/// SplitMix64, for a deterministic world.
+/// `SplitMix64`, for a deterministic world.
 pub struct Rng(pub u64);
 
 impl Rng {
@@ -239,7 +240,13 @@ impl Rng {
         if n == 0 { 0 } else { self.next() % n }
     }
 
+    /// An index in `0..n`.
+    pub fn index(&mut self, n: usize) -> usize {
+        usize::try_from(self.below(n as u64)).unwrap()
+    }
+
     /// Standard normal, Box-Muller.
+    #[allow(clippy::cast_precision_loss)] // 53-bit values, exact in an f64
     pub fn gaussian(&mut self) -> f64 {
         let u1 = ((self.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
         let u2 = (self.next() >> 11) as f64 / (1u64 << 53) as f64;

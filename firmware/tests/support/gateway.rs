@@ -57,7 +57,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// A gateway attaching now: it reads what the node writes from here on.
     pub fn new(sim: &Sim, key: NodeKey, node_id: u32) -> Self {
+        let read = sim.0.borrow().from_node.len();
         Self {
             sim: sim.clone(),
             key,
@@ -65,7 +67,7 @@ impl Gateway {
             downlink: Sealer::new(key, node_id, Direction::GatewayToNode),
             uplink_guard: ReplayGuard::new(),
             deframer: LinkDeframer::new(),
-            read: 0,
+            read,
             refused: Vec::new(),
             sent: Vec::new(),
         }
@@ -90,7 +92,11 @@ impl Gateway {
     /// Puts raw bytes on the link to the node.
     pub fn inject(&self, bytes: &[u8]) {
         let mut w = self.sim.0.borrow_mut();
-        w.to_node.extend(bytes.iter().copied());
+        // Bytes queue behind those still on the line, at the line's rate.
+        let start = w.to_node.back().map_or(w.now_us, |(t, _)| *t).max(w.now_us);
+        for (at, &b) in (1..).map(|i| start + i * super::UART_BYTE_US).zip(bytes) {
+            w.to_node.push_back((at, b));
+        }
         w.activity += 1;
     }
 

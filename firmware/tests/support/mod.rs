@@ -23,6 +23,9 @@ use aisle_firmware::{Error, Node};
 pub use air::{AirPacket, Emitter, Medium};
 pub use gateway::{Gateway, Heard, OwnedSighting};
 
+/// Time one byte takes on the link: 10 bits at 115200 baud.
+pub const UART_BYTE_US: u64 = 87;
+
 /// Flash for a node: 16 KiB, four pages.
 pub type Flash = RamFlash<16384>;
 /// The range of it the node uses.
@@ -35,15 +38,16 @@ pub struct World {
     /// Deadlines futures are waiting for, gathered during one poll.
     wakeups: Vec<u64>,
     pub medium: Medium,
-    /// Bytes the gateway sent, not yet read by the node.
-    pub to_node: VecDeque<u8>,
+    /// Bytes the gateway sent, not yet read by the node, each with the
+    /// time it has arrived in full at the node's UART.
+    pub to_node: VecDeque<(u64, u8)>,
     /// Bytes the node wrote.
     pub from_node: Vec<u8>,
     /// Read errors still to deliver to the node, one per read.
     pub link_read_errors: u32,
     /// Ends the link: the node's next read returns 0 bytes.
     pub link_closed: bool,
-    /// What the node's radio sent: (µs, channel, tx power, air bytes).
+    /// What the node's radio sent in full: (start µs, channel, tx power, air bytes).
     pub transmitted: Vec<(u64, Channel, i8, Vec<u8>)>,
     /// What the node's radio received: (µs, channel, RSSI, air bytes).
     pub received: Vec<(u64, Channel, i8, Vec<u8>)>,
@@ -273,27 +277,36 @@ impl embedded_io_async::ErrorType for SimLink {
 
 impl embedded_io_async::Read for SimLink {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let sim = self.sim.clone();
-        Until(move || {
-            let w = sim.0.borrow();
-            !w.to_node.is_empty() || w.link_read_errors > 0 || w.link_closed
-        })
-        .await;
-        let mut w = self.sim.0.borrow_mut();
-        if w.link_read_errors > 0 {
-            w.link_read_errors -= 1;
-            return Err(embedded_io_async::ErrorKind::InvalidData);
-        }
-        w.activity += 1;
-        let mut n = 0;
-        while n < buf.len() {
-            let Some(b) = w.to_node.pop_front() else {
-                break;
+        loop {
+            let next_arrival = {
+                let mut w = self.sim.0.borrow_mut();
+                if w.link_read_errors > 0 {
+                    w.link_read_errors -= 1;
+                    return Err(embedded_io_async::ErrorKind::InvalidData);
+                }
+                let now = w.now_us;
+                let arrived = w.to_node.iter().take_while(|(t, _)| *t <= now).count();
+                if arrived > 0 || (w.link_closed && w.to_node.is_empty()) {
+                    w.activity += 1;
+                    let n = arrived.min(buf.len());
+                    for (slot, (_, b)) in buf.iter_mut().zip(w.to_node.drain(..n)) {
+                        *slot = b;
+                    }
+                    return Ok(n);
+                }
+                w.to_node.front().map(|(t, _)| *t)
             };
-            buf[n] = b;
-            n += 1;
+            if let Some(at) = next_arrival {
+                self.sim.sleep_until(at).await;
+            } else {
+                let sim = self.sim.clone();
+                Until(move || {
+                    let w = sim.0.borrow();
+                    !w.to_node.is_empty() || w.link_read_errors > 0 || w.link_closed
+                })
+                .await;
+            }
         }
-        Ok(n)
     }
 }
 
@@ -331,14 +344,13 @@ impl Radio for SimRadio {
         tx_power_dbm: i8,
         air: &[u8],
     ) -> Result<(), Infallible> {
-        let end = {
-            let mut w = self.sim.0.borrow_mut();
-            let now = w.now_us;
-            w.transmitted
-                .push((now, channel, tx_power_dbm, air.to_vec()));
-            now + airtime_us(air.len())
-        };
-        self.sim.sleep_until(end).await;
+        // A packet counts once it is on the air in full: a transmission
+        // dropped half-way (its future cancelled) never reaches anyone.
+        let start = self.sim.now_us();
+        self.sim.sleep_until(start + airtime_us(air.len())).await;
+        let mut w = self.sim.0.borrow_mut();
+        w.transmitted
+            .push((start, channel, tx_power_dbm, air.to_vec()));
         Ok(())
     }
 

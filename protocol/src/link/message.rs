@@ -316,7 +316,8 @@ impl Configure {
 /// current id in the header, so only someone who knows a node's key can
 /// re-key it. Once applied, the node seals under the new key and id, starts
 /// its uplink counter again at 1 (a new key, so no counter is reused under
-/// one key) and sends [`Hello`].
+/// one key) and sends [`Hello`]. With the key it already holds, only the
+/// id changes and the counters go on.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Provision {
