@@ -113,7 +113,8 @@ pub struct Status {
     pub temperature_centi_c: i16,
     /// Advertisements received since start.
     pub adverts_seen: u32,
-    /// Sightings dropped because the outgoing queue was full.
+    /// Advertisements heard but never reported: refused by, or evicted from,
+    /// a scanner's full sighting table.
     pub queue_drops: u32,
     /// Link frames rejected (checksum, tag, replay) since start.
     pub frames_rejected: u32,
