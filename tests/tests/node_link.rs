@@ -21,7 +21,7 @@ use aisle_gateway::identify::IdentifyConfig;
 use aisle_gateway::layout::{Layout, Point};
 use aisle_gateway::nodelink::command;
 use aisle_gateway::nodelink::{NodeSettings, Registry};
-use aisle_gateway::nodesim::emulator::run_node;
+use aisle_gateway::nodesim::emulator::{LinkPort, run_node};
 use aisle_gateway::nodesim::medium::{Air, MediumRadio, random_address};
 use aisle_gateway::sim::phones::Phones;
 use aisle_protocol::eid::RotationExponent;
@@ -130,7 +130,7 @@ fn start_nodes(
         for (anchor, radio, port, flash) in jobs {
             let stop = stop.clone();
             local.spawn_local(async move {
-                run_node(&port, &flash, &anchor, radio, stop)
+                run_node(&LinkPort::Device(port), &flash, &anchor, radio, stop)
                     .await
                     .expect("node runs");
             });

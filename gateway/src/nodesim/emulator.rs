@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aisle_protocol::eid::RotationExponent;
+use serialport::SerialPort as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -32,9 +33,15 @@ const REOPEN_AFTER: Duration = Duration::from_millis(500);
 /// What the emulator runs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmulatorArgs {
-    /// The serial device the node's link is on (e.g. a pty's path).
+    /// The serial device the node's link is on (a USB-serial adapter
+    /// wired to the gateway's port, or a pty's path).
+    #[arg(long, required_unless_present = "pty", conflicts_with = "pty")]
+    pub port: Option<PathBuf>,
+    /// Make a pseudo-terminal for the link and print the device the gateway
+    /// should open (`aisle node provision --port ...`, a `node_link`
+    /// source's `devices`).
     #[arg(long)]
-    pub port: PathBuf,
+    pub pty: bool,
     /// The node's settings flash, a file (created erased when missing).
     #[arg(long)]
     pub flash: PathBuf,
@@ -59,6 +66,48 @@ pub struct EmulatorArgs {
     pub rotation_exponent: u8,
 }
 
+/// Where a host-run node's link is.
+#[derive(Debug)]
+pub enum LinkPort {
+    /// A serial device, opened (again) by path at each boot.
+    Device(PathBuf),
+    /// The master side of a pseudo-terminal the node made; the gateway
+    /// opens the slave. The slave is held open too, so the master reads no
+    /// hang-up while the gateway is between opens.
+    Pty {
+        /// The node's side.
+        master: serialport::TTYPort,
+        /// Held, never read.
+        slave: serialport::TTYPort,
+    },
+}
+
+impl LinkPort {
+    /// A new pseudo-terminal pair: the node's side, and the device path
+    /// the gateway opens.
+    pub fn pty() -> Result<(LinkPort, PathBuf), serialport::Error> {
+        let (master, slave) = serialport::TTYPort::pair()?;
+        let path = slave.name().map(PathBuf::from).ok_or_else(|| {
+            serialport::Error::new(serialport::ErrorKind::NoDevice, "pty has no path")
+        })?;
+        Ok((LinkPort::Pty { master, slave }, path))
+    }
+
+    fn open(&self) -> Result<SerialLink, serialport::Error> {
+        match self {
+            LinkPort::Device(path) => SerialLink::open(path),
+            LinkPort::Pty { master, .. } => SerialLink::over(master.try_clone_native()?),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            LinkPort::Device(path) => path.display().to_string(),
+            LinkPort::Pty { slave, .. } => slave.name().unwrap_or_default(),
+        }
+    }
+}
+
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
@@ -71,6 +120,9 @@ pub enum EmulatorError {
     /// A bad argument.
     #[error("{0}")]
     Argument(String),
+    /// The pseudo-terminal could not be made.
+    #[error("making a pseudo-terminal: {0}")]
+    Pty(#[from] serialport::Error),
     /// The flash file could not be used.
     #[error("{path}: {source}")]
     Flash {
@@ -124,10 +176,18 @@ pub async fn run(args: EmulatorArgs, shutdown: CancellationToken) -> Result<(), 
     });
     let air_task = tokio::spawn(carry(rx, air));
 
+    let port = if let Some(path) = &args.port {
+        LinkPort::Device(path.clone())
+    } else {
+        let (port, path) = LinkPort::pty()?;
+        // The one line a script waits for.
+        println!("{}", path.display());
+        port
+    };
     let local = tokio::task::LocalSet::new();
     local
         .run_until(run_node(
-            &args.port,
+            &port,
             &args.flash,
             &anchor,
             radio,
@@ -172,12 +232,12 @@ pub struct AirCounts {
     pub unheard: u64,
 }
 
-/// Runs the node that is `anchor` on the serial device `port`, with its
+/// Runs the node that is `anchor` on the link `port`, with its
 /// settings in the file `flash`, hearing what `radio` hears: boots it, and
 /// boots it again after its link is lost, until `shutdown`. Its future is
 /// not `Send`: run it on a `LocalSet`.
 pub async fn run_node(
-    port: &Path,
+    port: &LinkPort,
     flash: &Path,
     anchor: &str,
     mut radio: MediumRadio,
@@ -186,10 +246,10 @@ pub async fn run_node(
     let seed = crate::fnv1a(anchor);
     loop {
         let link = loop {
-            match SerialLink::open(port) {
+            match port.open() {
                 Ok(link) => break link,
                 Err(error) => {
-                    tracing::warn!(port = %port.display(), %error, "waiting for the serial device");
+                    tracing::warn!(port = %port.name(), %error, "waiting for the serial device");
                     tokio::select! {
                         () = shutdown.cancelled() => return Ok(()),
                         () = tokio::time::sleep(REOPEN_AFTER) => {}
@@ -202,7 +262,7 @@ pub async fn run_node(
                 path: flash.display().to_string(),
                 source,
             })?;
-        tracing::info!(port = %port.display(), anchor, "node booted");
+        tracing::info!(port = %port.name(), anchor, "node booted");
         let node = aisle_firmware::Node {
             radio: &mut radio,
             led: CountingLed::default(),
