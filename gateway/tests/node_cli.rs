@@ -4,7 +4,6 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 use std::time::Duration;
 
 use aisle_gateway::nodelink::Registry;
@@ -12,10 +11,20 @@ use aisle_gateway::nodelink::command;
 use aisle_protocol::link::{FACTORY_KEY, Role};
 
 use support::scripted_node::{Downlink, ScriptedNode};
-use support::{KEY, NODE, registry_with_node};
+use support::{KEY, NODE, aisle, registry_with_node};
+
+/// Held by the tests that open serial ports or start processes. `serialport`
+/// takes an exclusive `flock` on each port it opens, and a child forked by
+/// one test while another test's thread holds a port inherits that lock
+/// until it execs: the other test's next open would then find its own port
+/// busy. One at a time, they cannot meet.
+static PORTS_AND_PROCESSES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn downlink_counters_are_never_reused_across_gateway_restarts() {
+    let _one_at_a_time = PORTS_AND_PROCESSES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     registry_with_node(dir.path(), KEY);
     let mut node = ScriptedNode::new(KEY, NODE);
@@ -70,20 +79,11 @@ fn a_damaged_registry_is_a_clear_error_and_the_file_is_private() {
     assert!(e.contains("node[1].id: 7 listed twice"), "{e}");
 }
 
-fn aisle(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisle"))
-        .args(args)
-        .output()
-        .expect("aisle runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn the_command_line_provisions_prints_the_key_once_and_lists_without_it() {
+    let _one_at_a_time = PORTS_AND_PROCESSES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().to_str().unwrap();
     let node = ScriptedNode::new(FACTORY_KEY, 0);

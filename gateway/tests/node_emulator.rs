@@ -3,6 +3,8 @@
 //! `aisle node provision`, keeps its id and key in its flash file across a
 //! restart and takes `aisle node configure` under that key.
 
+mod support;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -47,19 +49,10 @@ impl Drop for Emulator {
     }
 }
 
-fn aisle(state: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_aisle"))
-        .arg("node")
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .expect("aisle runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `aisle node --state-dir STATE ARGS...`.
+fn aisle_node(state: &Path, args: &[&str]) -> (bool, String, String) {
+    let state = state.to_str().unwrap();
+    support::aisle(&[&["node", "--state-dir", state], args].concat())
 }
 
 #[test]
@@ -68,7 +61,7 @@ fn an_emulated_node_is_provisioned_keeps_its_key_across_a_restart_and_takes_a_co
     let (flash, state) = (dir.path().join("node.flash"), dir.path().join("state"));
 
     let node = Emulator::start(&flash);
-    let (ok, out, err) = aisle(
+    let (ok, out, err) = aisle_node(
         &state,
         &[
             "provision",
@@ -84,7 +77,7 @@ fn an_emulated_node_is_provisioned_keeps_its_key_across_a_restart_and_takes_a_co
 
     // A new process on the same flash file: a node after a power cycle.
     let node = Emulator::start(&flash);
-    let (ok, out, err) = aisle(
+    let (ok, out, err) = aisle_node(
         &state,
         &[
             "configure",
@@ -97,7 +90,7 @@ fn an_emulated_node_is_provisioned_keeps_its_key_across_a_restart_and_takes_a_co
         ],
     );
     assert!(ok, "configure after the restart: {out}{err}");
-    let (ok, list, _) = aisle(&state, &["list"]);
+    let (ok, list, _) = aisle_node(&state, &["list"]);
     assert!(ok);
     assert!(
         list.contains("meat-counter") && list.contains("250"),
@@ -106,7 +99,7 @@ fn an_emulated_node_is_provisioned_keeps_its_key_across_a_restart_and_takes_a_co
 
     // Provisioning it again as a fresh node fails: it no longer holds the
     // factory key, so it cannot be taken over.
-    let (ok, out, err) = aisle(
+    let (ok, out, err) = aisle_node(
         &state,
         &[
             "provision",

@@ -4,6 +4,7 @@
 pub mod scripted_node;
 
 use std::path::Path;
+use std::process::Command;
 
 use aisle_gateway::nodelink::{NodeEntry, NodeSettings, Registry};
 use aisle_protocol::beacon::FrameKind;
@@ -77,4 +78,17 @@ pub fn registry_with_node(dir: &Path, key: NodeKey) -> Registry {
         })
         .unwrap();
     registry
+}
+
+/// Runs the `aisle` binary: whether it succeeded, its stdout, its stderr.
+pub fn aisle(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(args)
+        .output()
+        .expect("aisle runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
