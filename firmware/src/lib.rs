@@ -88,14 +88,8 @@ mod uplink;
 
 use core::ops::Range;
 
-use embedded_hal::digital::OutputPin;
-use embedded_hal_async::delay::DelayNs;
-use embedded_io_async::{Read, Write};
-use embedded_storage_async::nor_flash::NorFlash;
-
 pub use beacon::{EDDYSTONE_0M_ABOVE_1M_DB, LOSS_AT_1M_DB, MAX_ADV_DELAY_MS};
-use hw::{Clock, Radio, Sensors};
-pub use node::{FIRMWARE, LED_BLINK_MS, LINK_ERROR_PAUSE_MS, STATUS_INTERVAL_MS};
+pub use node::{FIRMWARE, LED_BLINK_MS, LINK_ERROR_PAUSE_MS, STATUS_INTERVAL_MS, run};
 pub use scanner::SCAN_SLICE_MS;
 pub use settings::{COUNTER_BLOCK, Settings, StorageError};
 pub use table::SIGHTING_CAPACITY;
@@ -139,23 +133,4 @@ pub enum Error<RE, LE, FE> {
     /// A frame could not be sealed (its counter is exhausted: the node
     /// needs a new key).
     Protocol(protocol::Error),
-}
-
-/// Runs a shelf node until a fatal error, which it returns.
-pub async fn run<R, Led, D, L, F, C, S>(
-    node: Node<R, Led, D, L, F, C, S>,
-) -> Error<R::Error, L::Error, F::Error>
-where
-    R: Radio,
-    Led: OutputPin,
-    D: DelayNs,
-    L: Read + Write,
-    F: NorFlash,
-    C: Clock,
-    S: Sensors,
-{
-    match node::serve(node).await {
-        Ok(never) => match never {},
-        Err(e) => e,
-    }
 }
