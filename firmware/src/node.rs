@@ -7,18 +7,16 @@ use core::pin::pin;
 use aisle_protocol::link::{
     BatchWriter, FirmwareVersion, Hello, MAX_BATCH_ENTRIES_LEN, Message, Role, Status,
 };
-use aisle_protocol::ll::{AddressType, DeviceAddress};
 use embassy_futures::select::{Either, select};
 use embedded_hal::digital::OutputPin;
 use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
 
-use crate::beacon::{Beacon, ms_u32};
+use crate::beacon::ms_u32;
 use crate::hw::{Clock, Radio, Sensors};
-use crate::rng::Prng;
-use crate::scanner::Scanner;
-use crate::settings::{Record, Settings, StorageError, Store};
+use crate::settings::Store;
+use crate::state::{State, boot};
 use crate::table::{SIGHTING_CAPACITY, Slots};
 use crate::uplink::{Command, Uplink};
 use crate::{Error, Node};
@@ -65,18 +63,8 @@ type NodeError<R, L, F> = Error<
     <F as embedded_storage_async::nor_flash::ErrorType>::Error,
 >;
 
-/// Everything the loop keeps between steps.
-struct State<'s> {
-    record: Record,
-    uplink: Uplink,
-    scanner: Scanner<'s>,
-    beacon: Beacon,
-    status_due_ms: u64,
-    led_off_ms: Option<u64>,
-    link_quiet_until_ms: u64,
-}
-
-/// Runs a shelf node until a fatal error, which it returns.
+/// Runs a shelf node until a fatal error, which it returns. Build the
+/// future where it stays (see the crate's docs).
 pub async fn run<R, Led, D, L, F, C, S>(node: Node<R, Led, D, L, F, C, S>) -> NodeError<R, L, F>
 where
     R: Radio,
@@ -323,52 +311,6 @@ async fn take_input<L: Write, F: NorFlash, Led: OutputPin, C: Clock, RE>(
     Ok(())
 }
 
-impl<'s> State<'s> {
-    /// A node as it starts, before flash has been read: factory settings,
-    /// an empty window from `now` in `slots`, the beacon's address drawn
-    /// from `seed`.
-    fn new(slots: &'s mut Slots, now: u64, seed: u64) -> Self {
-        let mut rng = Prng::new(seed);
-        let record = FACTORY_RECORD;
-        Self {
-            uplink: Uplink::new(&record, 0),
-            record,
-            scanner: Scanner::new(slots, now),
-            beacon: Beacon::new(static_random_address(rng.next_u64()), rng.next_u64(), now),
-            status_due_ms: now.saturating_add(STATUS_INTERVAL_MS),
-            led_off_ms: None,
-            link_quiet_until_ms: 0,
-        }
-    }
-}
-
-const FACTORY_RECORD: Record = Record {
-    settings: Settings::FACTORY,
-    downlink_last: 0,
-};
-
-/// Loads what flash keeps (settings and the counter mark) into `st`.
-async fn boot<F: NorFlash, RE, LE>(
-    st: &mut State<'_>,
-    store: &mut Store<F>,
-) -> Result<(), Error<RE, LE, F::Error>> {
-    let record = match store.record().await {
-        Ok(record) => record.unwrap_or(FACTORY_RECORD),
-        // Not ours, or damaged beyond the store's own repair: a node that
-        // starts unprovisioned can be provisioned again; one that refuses
-        // to start cannot.
-        Err(StorageError::Corrupted) => {
-            store.erase().await.map_err(Error::Storage)?;
-            FACTORY_RECORD
-        }
-        Err(e) => return Err(Error::Storage(e)),
-    };
-    let counter_mark = store.counter_mark().await.map_err(Error::Storage)?;
-    st.record = record;
-    st.uplink.resume(&record, counter_mark);
-    Ok(())
-}
-
 /// What is due between two radio steps: `Status`, the closing window's
 /// batches, the LED going dark. Returns when the next of them is due.
 async fn duties<L: Write, F: NorFlash, Led: OutputPin, C: Clock, S: Sensors, RE>(
@@ -538,19 +480,4 @@ async fn send_batches<L: Write, F: NorFlash, RE>(
 fn blink<Led: OutputPin>(st: &mut State<'_>, led: &mut Led, now: u64) {
     let _ = led.set_high();
     st.led_off_ms = Some(now.saturating_add(LED_BLINK_MS));
-}
-
-/// A static random device address (Core spec v5.4, Vol 6 Part B 1.3.2.1):
-/// the two most significant bits set, the rest from `bits`.
-fn static_random_address(bits: u64) -> DeviceAddress {
-    let mut bytes = [0u8; 6];
-    bytes.copy_from_slice(bits.to_le_bytes().get(..6).unwrap_or(&[0; 6]));
-    // Air order: the last byte is the most significant.
-    if let Some(top) = bytes.last_mut() {
-        *top |= 0xC0;
-    }
-    DeviceAddress {
-        kind: AddressType::Random,
-        bytes,
-    }
 }
