@@ -25,7 +25,7 @@
 //! stack frame in the board image, 1,396 with `pin!`).
 //!
 //! `run` returns only on a fatal [`Error`]; to stop a node, drop its future
-//! (e.g. `embassy_futures::select(run(node), script)`). What it does:
+//! (e.g. `embassy_futures::select(pin!(run(node)), script)`). What it does:
 //!
 //! - **Start**: loads [`settings`] from `flash_range` (factory settings when
 //!   there are none; erased and factory when they are not this crate's),

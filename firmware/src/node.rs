@@ -75,9 +75,10 @@ where
     C: Clock,
     S: Sensors,
 {
-    // This is the task's future itself: awaiting an inner future that owned
-    // the node's state made each poll move all of it (4,775 bytes, twice, in
-    // the board image) from where it was built into the outer future.
+    // The loop lives in this future itself: awaiting an inner future that
+    // owned the node's state made the first poll move all of it (4,775
+    // bytes, twice, in the board image) from where it was built into this
+    // one.
     let Node {
         radio,
         led,
