@@ -15,11 +15,17 @@
 //! ```text
 //! let node = Node { radio, led, delay, link, flash, flash_range: 0..16384,
 //!                   clock, sensors, seed };
-//! let error = aisle_firmware::run(node).await; // only on a fatal error
+//! // Only on a fatal error.
+//! let error = core::pin::pin!(aisle_firmware::run(node)).await;
 //! ```
 //!
+//! The future holds the node's whole state (4.7 KB on the nRF52840); build
+//! it where it stays, with `pin!` or as a task's own future. Awaited as a
+//! value it is moved, through the stack, on its first poll (9,664 bytes of
+//! stack frame in the board image, 1,396 with `pin!`).
+//!
 //! `run` returns only on a fatal [`Error`]; to stop a node, drop its future
-//! (e.g. `embassy_futures::select(run(node), script)`). What it does:
+//! (e.g. `embassy_futures::select(pin!(run(node)), script)`). What it does:
 //!
 //! - **Start**: loads [`settings`] from `flash_range` (factory settings when
 //!   there are none; erased and factory when they are not this crate's),
@@ -83,19 +89,14 @@ pub mod ram_flash;
 mod rng;
 mod scanner;
 pub mod settings;
+mod state;
 mod table;
 mod uplink;
 
 use core::ops::Range;
 
-use embedded_hal::digital::OutputPin;
-use embedded_hal_async::delay::DelayNs;
-use embedded_io_async::{Read, Write};
-use embedded_storage_async::nor_flash::NorFlash;
-
 pub use beacon::{EDDYSTONE_0M_ABOVE_1M_DB, LOSS_AT_1M_DB, MAX_ADV_DELAY_MS};
-use hw::{Clock, Radio, Sensors};
-pub use node::{FIRMWARE, LED_BLINK_MS, LINK_ERROR_PAUSE_MS, STATUS_INTERVAL_MS};
+pub use node::{FIRMWARE, LED_BLINK_MS, LINK_ERROR_PAUSE_MS, STATUS_INTERVAL_MS, run};
 pub use scanner::SCAN_SLICE_MS;
 pub use settings::{COUNTER_BLOCK, Settings, StorageError};
 pub use table::SIGHTING_CAPACITY;
@@ -139,23 +140,4 @@ pub enum Error<RE, LE, FE> {
     /// A frame could not be sealed (its counter is exhausted: the node
     /// needs a new key).
     Protocol(protocol::Error),
-}
-
-/// Runs a shelf node until a fatal error, which it returns.
-pub async fn run<R, Led, D, L, F, C, S>(
-    node: Node<R, Led, D, L, F, C, S>,
-) -> Error<R::Error, L::Error, F::Error>
-where
-    R: Radio,
-    Led: OutputPin,
-    D: DelayNs,
-    L: Read + Write,
-    F: NorFlash,
-    C: Clock,
-    S: Sensors,
-{
-    match node::serve(node).await {
-        Ok(never) => match never {},
-        Err(e) => e,
-    }
 }

@@ -2,24 +2,22 @@
 //! the link read beside it, and `Status`, batches, commands and the LED
 //! handled between steps.
 
-use core::convert::Infallible;
 use core::pin::pin;
 
 use aisle_protocol::link::{
     BatchWriter, FirmwareVersion, Hello, MAX_BATCH_ENTRIES_LEN, Message, Role, Status,
 };
-use aisle_protocol::ll::{AddressType, DeviceAddress};
 use embassy_futures::select::{Either, select};
 use embedded_hal::digital::OutputPin;
 use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
 
-use crate::beacon::{Beacon, ms_u32};
+use crate::beacon::ms_u32;
 use crate::hw::{Clock, Radio, Sensors};
-use crate::rng::Prng;
-use crate::scanner::Scanner;
-use crate::settings::{Record, Settings, StorageError, Store};
+use crate::settings::Store;
+use crate::state::{State, boot};
+use crate::table::{SIGHTING_CAPACITY, Slots};
 use crate::uplink::{Command, Uplink};
 use crate::{Error, Node};
 
@@ -65,20 +63,9 @@ type NodeError<R, L, F> = Error<
     <F as embedded_storage_async::nor_flash::ErrorType>::Error,
 >;
 
-/// Everything the loop keeps between steps.
-struct State {
-    record: Record,
-    uplink: Uplink,
-    scanner: Scanner,
-    beacon: Beacon,
-    status_due_ms: u64,
-    led_off_ms: Option<u64>,
-    link_quiet_until_ms: u64,
-}
-
-pub(crate) async fn serve<R, Led, D, L, F, C, S>(
-    node: Node<R, Led, D, L, F, C, S>,
-) -> Result<Infallible, NodeError<R, L, F>>
+/// Runs a shelf node until a fatal error, which it returns. Build the
+/// future where it stays (see the crate's docs).
+pub async fn run<R, Led, D, L, F, C, S>(node: Node<R, Led, D, L, F, C, S>) -> NodeError<R, L, F>
 where
     R: Radio,
     Led: OutputPin,
@@ -88,96 +75,158 @@ where
     C: Clock,
     S: Sensors,
 {
+    // The loop lives in this future itself: awaiting an inner future that
+    // owned the node's state made the first poll move all of it (4,775
+    // bytes, twice, in the board image) from where it was built into this
+    // one.
     let Node {
-        mut radio,
-        mut led,
-        mut delay,
-        mut link,
+        radio,
+        led,
+        delay,
+        link,
         flash,
         flash_range,
         clock,
-        mut sensors,
+        sensors,
         seed,
     } = node;
-    let mut store = Store::open(flash, flash_range).map_err(Error::Storage)?;
-    let mut st = boot(&mut store, clock.now_ms(), seed).await?;
-    send_hello(&mut st, &mut link, &mut store).await?;
-
+    let store = match Store::open(flash, flash_range) {
+        Ok(store) => store,
+        Err(e) => return Error::Storage(e),
+    };
+    let mut io = Io {
+        radio,
+        led,
+        delay,
+        link,
+        store,
+        clock,
+        sensors,
+    };
+    // The node's state lives here, in the task's future, and is only ever
+    // lent out. Returned from an async fn, its 4.8 KB went through two stack
+    // temporaries (a 16,128-byte poll frame); its 3 KiB sighting table,
+    // built inside it, through one more. Written in place, the table's
+    // slots never touch the stack.
+    let mut slots: Slots = [None; SIGHTING_CAPACITY];
+    let mut st = State::new(&mut slots, io.clock.now_ms(), seed);
+    if let Err(e) = start(&mut st, &mut io).await {
+        return e;
+    }
     let mut rx = [0u8; READ_CHUNK];
     loop {
-        let until = duties(
-            &mut st,
-            &mut link,
-            &mut store,
-            &mut led,
-            &clock,
-            &mut sensors,
-        )
-        .await?;
-        let now = clock.now_ms();
-        let settings = st.record.settings;
-        let provisioned = settings.is_provisioned();
-        let radio_due = provisioned
-            && match settings.role {
-                Role::Beacon => now >= st.beacon.next_event_ms(),
-                Role::Scanner => settings.scan_window_ms > 0,
-            };
-        if radio_due {
-            // The radio's step runs to its end: a packet is never cut
-            // half-way by link traffic. Link bytes are taken meanwhile; a
-            // command among them waits for the step.
-            let (active, held) = radio_step(
-                &mut st,
-                &mut radio,
-                &mut sensors,
-                &clock,
-                &mut link,
-                &mut rx,
-                (now, until),
-            )
-            .await?;
-            if active.map_err(Error::Radio)? {
-                blink(&mut st, &mut led, clock.now_ms());
-            }
-            if let Some((command, from, to)) = held {
-                blink(&mut st, &mut led, clock.now_ms());
-                obey(&mut st, &mut link, &mut store, &clock, command).await?;
-                let rest = rx.get(from..to).unwrap_or_default();
-                take_input(&mut st, &mut link, &mut store, &mut led, &clock, rest).await?;
-            }
-            continue;
-        }
-
-        // Nothing for the radio until `wake`: wait for it or for the link.
-        let wake = if provisioned && settings.role == Role::Beacon {
-            until.min(st.beacon.next_event_ms())
-        } else {
-            until
-        };
-        let wait = delay.delay_ms(ms_u32(wake.saturating_sub(now)));
-        if now < st.link_quiet_until_ms {
-            wait.await;
-            continue;
-        }
-        match select(wait, link.read(&mut rx)).await {
-            Either::First(()) => {}
-            Either::Second(Ok(0)) => return Err(Error::LinkClosed),
-            Either::Second(Ok(n)) => {
-                let input = rx.get(..n).unwrap_or_default();
-                take_input(&mut st, &mut link, &mut store, &mut led, &clock, input).await?;
-            }
-            Either::Second(Err(_)) => {
-                link_trouble(&mut st.uplink, &mut st.link_quiet_until_ms, clock.now_ms());
-            }
+        if let Err(e) = step(&mut st, &mut io, &mut rx).await {
+            return e;
         }
     }
+}
+
+/// The node's peripherals, its settings store among them.
+struct Io<R, Led, D, L, F: NorFlash, C, S> {
+    radio: R,
+    led: Led,
+    delay: D,
+    link: L,
+    store: Store<F>,
+    clock: C,
+    sensors: S,
+}
+
+/// Loads what flash keeps and says `Hello`.
+async fn start<R, Led, D, L, F, C, S>(
+    st: &mut State<'_>,
+    io: &mut Io<R, Led, D, L, F, C, S>,
+) -> Result<(), NodeError<R, L, F>>
+where
+    R: Radio,
+    L: Write,
+    F: NorFlash,
+{
+    boot(st, &mut io.store).await?;
+    send_hello(st, &mut io.link, &mut io.store).await
+}
+
+/// One turn of the node's loop: what is due, then the radio's step or a
+/// wait for the link.
+async fn step<R, Led, D, L, F, C, S>(
+    st: &mut State<'_>,
+    io: &mut Io<R, Led, D, L, F, C, S>,
+    rx: &mut [u8; READ_CHUNK],
+) -> Result<(), NodeError<R, L, F>>
+where
+    R: Radio,
+    Led: OutputPin,
+    D: DelayNs,
+    L: Read + Write,
+    F: NorFlash,
+    C: Clock,
+    S: Sensors,
+{
+    let Io {
+        radio,
+        led,
+        delay,
+        link,
+        store,
+        clock,
+        sensors,
+    } = io;
+    let until = duties(st, link, store, led, clock, sensors).await?;
+    let now = clock.now_ms();
+    let settings = st.record.settings;
+    let provisioned = settings.is_provisioned();
+    let radio_due = provisioned
+        && match settings.role {
+            Role::Beacon => now >= st.beacon.next_event_ms(),
+            Role::Scanner => settings.scan_window_ms > 0,
+        };
+    if radio_due {
+        // The radio's step runs to its end: a packet is never cut
+        // half-way by link traffic. Link bytes are taken meanwhile; a
+        // command among them waits for the step.
+        let (active, held) = radio_step(st, radio, sensors, clock, link, rx, (now, until)).await?;
+        if active.map_err(Error::Radio)? {
+            blink(st, led, clock.now_ms());
+        }
+        if let Some((command, from, to)) = held {
+            blink(st, led, clock.now_ms());
+            obey(st, link, store, clock, command).await?;
+            let rest = rx.get(from..to).unwrap_or_default();
+            take_input(st, link, store, led, clock, rest).await?;
+        }
+        return Ok(());
+    }
+
+    // Nothing for the radio until `wake`: wait for it or for the link.
+    let wake = if provisioned && settings.role == Role::Beacon {
+        until.min(st.beacon.next_event_ms())
+    } else {
+        until
+    };
+    let wait = delay.delay_ms(ms_u32(wake.saturating_sub(now)));
+    if now < st.link_quiet_until_ms {
+        wait.await;
+        return Ok(());
+    }
+    match select(wait, link.read(rx)).await {
+        Either::First(()) => {}
+        Either::Second(Ok(0)) => return Err(Error::LinkClosed),
+        Either::Second(Ok(n)) => {
+            let input = rx.get(..n).unwrap_or_default();
+            take_input(st, link, store, led, clock, input).await?;
+        }
+        Either::Second(Err(_)) => {
+            link_trouble(&mut st.uplink, &mut st.link_quiet_until_ms, clock.now_ms());
+        }
+    }
+    Ok(())
 }
 
 /// One step of the radio's work, run to its end while link bytes are taken
 /// and deframed. Returns whether the radio was active and the first command
 /// found with the range of `rx` still to read after it.
 async fn radio_step<R: Radio, S: Sensors, C: Clock, L: Read, FE>(
-    st: &mut State,
+    st: &mut State<'_>,
     radio: &mut R,
     sensors: &mut S,
     clock: &C,
@@ -243,7 +292,7 @@ fn link_trouble(uplink: &mut Uplink, quiet_until_ms: &mut u64, now: u64) {
 
 /// Deframes and opens `input` and carries out every command in it.
 async fn take_input<L: Write, F: NorFlash, Led: OutputPin, C: Clock, RE>(
-    st: &mut State,
+    st: &mut State<'_>,
     link: &mut L,
     store: &mut Store<F>,
     led: &mut Led,
@@ -263,44 +312,10 @@ async fn take_input<L: Write, F: NorFlash, Led: OutputPin, C: Clock, RE>(
     Ok(())
 }
 
-/// Loads what flash keeps and sets the node up from it.
-async fn boot<F: NorFlash, RE, LE>(
-    store: &mut Store<F>,
-    now: u64,
-    seed: u64,
-) -> Result<State, Error<RE, LE, F::Error>> {
-    let factory = Record {
-        settings: Settings::FACTORY,
-        downlink_last: 0,
-    };
-    let record = match store.record().await {
-        Ok(record) => record.unwrap_or(factory),
-        // Not ours, or damaged beyond the store's own repair: a node that
-        // starts unprovisioned can be provisioned again; one that refuses
-        // to start cannot.
-        Err(StorageError::Corrupted) => {
-            store.erase().await.map_err(Error::Storage)?;
-            factory
-        }
-        Err(e) => return Err(Error::Storage(e)),
-    };
-    let counter_mark = store.counter_mark().await.map_err(Error::Storage)?;
-    let mut rng = Prng::new(seed);
-    Ok(State {
-        uplink: Uplink::new(&record, counter_mark),
-        record,
-        scanner: Scanner::new(now),
-        beacon: Beacon::new(static_random_address(rng.next_u64()), rng.next_u64(), now),
-        status_due_ms: now.saturating_add(STATUS_INTERVAL_MS),
-        led_off_ms: None,
-        link_quiet_until_ms: 0,
-    })
-}
-
 /// What is due between two radio steps: `Status`, the closing window's
 /// batches, the LED going dark. Returns when the next of them is due.
 async fn duties<L: Write, F: NorFlash, Led: OutputPin, C: Clock, S: Sensors, RE>(
-    st: &mut State,
+    st: &mut State<'_>,
     link: &mut L,
     store: &mut Store<F>,
     led: &mut Led,
@@ -343,7 +358,7 @@ async fn duties<L: Write, F: NorFlash, Led: OutputPin, C: Clock, S: Sensors, RE>
 /// Carries out a command from the gateway, persisting it before it takes
 /// effect, and answers with `Hello`.
 async fn obey<L: Write, F: NorFlash, C: Clock, RE>(
-    st: &mut State,
+    st: &mut State<'_>,
     link: &mut L,
     store: &mut Store<F>,
     clock: &C,
@@ -396,7 +411,7 @@ async fn obey<L: Write, F: NorFlash, C: Clock, RE>(
 }
 
 async fn send_hello<L: Write, F: NorFlash, RE>(
-    st: &mut State,
+    st: &mut State<'_>,
     link: &mut L,
     store: &mut Store<F>,
 ) -> Result<(), Error<RE, L::Error, F::Error>> {
@@ -410,7 +425,7 @@ async fn send_hello<L: Write, F: NorFlash, RE>(
 }
 
 async fn send_status<L: Write, F: NorFlash, C: Clock, S: Sensors, RE>(
-    st: &mut State,
+    st: &mut State<'_>,
     link: &mut L,
     store: &mut Store<F>,
     clock: &C,
@@ -433,7 +448,7 @@ async fn send_status<L: Write, F: NorFlash, C: Clock, S: Sensors, RE>(
 
 /// Sends the closing window's aggregates in as many batches as they need.
 async fn send_batches<L: Write, F: NorFlash, RE>(
-    st: &mut State,
+    st: &mut State<'_>,
     link: &mut L,
     store: &mut Store<F>,
     window_ms: u16,
@@ -463,22 +478,7 @@ async fn send_batches<L: Write, F: NorFlash, RE>(
     Ok(())
 }
 
-fn blink<Led: OutputPin>(st: &mut State, led: &mut Led, now: u64) {
+fn blink<Led: OutputPin>(st: &mut State<'_>, led: &mut Led, now: u64) {
     let _ = led.set_high();
     st.led_off_ms = Some(now.saturating_add(LED_BLINK_MS));
-}
-
-/// A static random device address (Core spec v5.4, Vol 6 Part B 1.3.2.1):
-/// the two most significant bits set, the rest from `bits`.
-fn static_random_address(bits: u64) -> DeviceAddress {
-    let mut bytes = [0u8; 6];
-    bytes.copy_from_slice(bits.to_le_bytes().get(..6).unwrap_or(&[0; 6]));
-    // Air order: the last byte is the most significant.
-    if let Some(top) = bytes.last_mut() {
-        *top |= 0xC0;
-    }
-    DeviceAddress {
-        kind: AddressType::Random,
-        bytes,
-    }
 }

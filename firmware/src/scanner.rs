@@ -10,7 +10,7 @@ use aisle_protocol::ll::{
 
 use crate::beacon::ms_u32;
 use crate::hw::{Clock, MAX_AIR_PACKET_LEN, Radio};
-use crate::table::{Admission, SightingTable};
+use crate::table::{Admission, SightingTable, Slots};
 
 /// Longest single listen, ms. Link bytes that arrive meanwhile are
 /// deframed at once, but a command they carry waits for the listen to end,
@@ -31,17 +31,18 @@ pub(crate) struct ScanCounters {
 }
 
 /// A scanner's window in progress.
-pub(crate) struct Scanner {
-    pub(crate) table: SightingTable,
+pub(crate) struct Scanner<'s> {
+    pub(crate) table: SightingTable<'s>,
     /// When the current window opened, ms of uptime.
     pub(crate) window_start_ms: u64,
     pub(crate) counters: ScanCounters,
 }
 
-impl Scanner {
-    pub(crate) const fn new(now_ms: u64) -> Self {
+impl<'s> Scanner<'s> {
+    /// A scanner whose window opens at `now_ms`, aggregating into `slots`.
+    pub(crate) fn new(slots: &'s mut Slots, now_ms: u64) -> Self {
         Self {
-            table: SightingTable::new(),
+            table: SightingTable::new(slots),
             window_start_ms: now_ms,
             counters: ScanCounters {
                 adverts_seen: 0,

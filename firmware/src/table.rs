@@ -14,7 +14,7 @@ pub const SIGHTING_CAPACITY: usize = 96;
 
 /// One device on one channel during the current window.
 #[derive(Debug, Clone, Copy)]
-struct Entry {
+pub(crate) struct Entry {
     kind: FrameKind,
     channel: Channel,
     identity_len: u8,
@@ -62,21 +62,26 @@ pub(crate) enum Admission {
     Refused,
 }
 
+/// Room for one window's aggregates. A node keeps it in its task's future
+/// and lends it to the table: built anywhere else and moved there, its
+/// 3 KiB went through the stack on the way.
+pub(crate) type Slots = [Option<Entry>; SIGHTING_CAPACITY];
+
 /// Devices heard during one window, aggregated per device identity and
-/// channel, at most [`SIGHTING_CAPACITY`] of them.
-pub(crate) struct SightingTable {
-    entries: [Option<Entry>; SIGHTING_CAPACITY],
+/// channel, at most [`SIGHTING_CAPACITY`] of them, in borrowed [`Slots`].
+pub(crate) struct SightingTable<'s> {
+    entries: &'s mut Slots,
 }
 
-impl SightingTable {
-    pub(crate) const fn new() -> Self {
-        Self {
-            entries: [None; SIGHTING_CAPACITY],
-        }
+impl<'s> SightingTable<'s> {
+    /// An empty table in `entries`.
+    pub(crate) fn new(entries: &'s mut Slots) -> Self {
+        entries.fill(None);
+        Self { entries }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.entries = [None; SIGHTING_CAPACITY];
+        self.entries.fill(None);
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -59,6 +59,20 @@ impl Uplink {
         }
     }
 
+    /// Takes up `record`'s key and downlink counter, with uplink counters
+    /// from `counter_mark` on, in place: the deframer and counts stay.
+    pub(crate) fn resume(&mut self, record: &Record, counter_mark: u32) {
+        let settings = &record.settings;
+        self.sealer = Sealer::resume(
+            settings.key,
+            settings.node_id,
+            Direction::NodeToGateway,
+            counter_mark,
+        );
+        self.counter_mark = counter_mark;
+        self.guard = ReplayGuard::resume(record.downlink_last);
+    }
+
     /// Starts over under a new key: counters from 1 in both directions.
     /// The caller has already persisted the record; the counter mark is
     /// reset here, after it, so a cut in between leaves a mark that is too

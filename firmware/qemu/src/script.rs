@@ -8,6 +8,7 @@ use aisle_firmware::protocol::link::{
 };
 use aisle_firmware::protocol::ll::{AddressType, DeviceAddress};
 use aisle_firmware::ram_flash::RamFlash;
+use core::pin::pin;
 use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m_semihosting::hprintln;
 use embassy_futures::select::{Either, select};
@@ -20,6 +21,7 @@ use static_cell::ConstStaticCell;
 use crate::Checks;
 use crate::gateway::{Gateway, Heard, NodeLink, Wire};
 use crate::observe::{check_beacon, listen};
+use crate::probe::StackProbe;
 use crate::sim::{Medium, Phone, SimClock, SimDelay, SimTime};
 
 /// The id and key the gateway provisions the node with.
@@ -179,11 +181,15 @@ async fn shelf_node(world: &'static World, flash: &'static mut RamFlash<SETTINGS
         sensors: FixedSensors,
         seed,
     };
-    let run = aisle_firmware::run(node);
-    hprintln!("node future: {} bytes", core::mem::size_of_val(&run));
-    if let Either::First(error) = select(run, POWER_CUT.wait()).await {
-        hprintln!("node stopped: {:?}", error);
-        NODE_FAILED.store(true, Ordering::Relaxed);
+    // Built in place (`pin!`), as the board does: moved as a value, the
+    // future (5,968 bytes here) would go through the stack on the way.
+    {
+        let run = pin!(aisle_firmware::run(node));
+        hprintln!("node future: {} bytes", core::mem::size_of_val(&*run));
+        if let Either::First(error) = select(StackProbe(run), POWER_CUT.wait()).await {
+            hprintln!("node stopped: {:?}", error);
+            NODE_FAILED.store(true, Ordering::Relaxed);
+        }
     }
     POWERED_OFF.signal(flash);
 }
