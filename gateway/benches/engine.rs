@@ -56,6 +56,7 @@ fn store() -> Layout {
         anchors,
         zones,
         shadowing: None,
+        shelves: Vec::new(),
     }
 }
 

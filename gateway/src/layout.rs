@@ -20,6 +20,11 @@
 //! id = "A1"
 //! name = "Meat counter"    # optional
 //! polygon = [[0.0, 0.0], [6.89, 0.0], [6.89, 5.88], [0.0, 5.88]]
+//!
+//! [[shelf]]                # optional: shelving runs, counters, walls
+//! min = [3.0, 4.5]         # corner with the smallest x and y, metres
+//! max = [4.2, 11.0]
+//! height = 1.8             # optional, metres (default 1.8, a gondola)
 //! ```
 //!
 //! A layout is checked as a whole when it is read; every problem names the
@@ -186,6 +191,107 @@ fn segments_cross(a: Point, b: Point, c: Point, d: Point) -> bool {
     d1 * d2 < 0.0 && d3 * d4 < 0.0
 }
 
+/// Height of a shelf whose layout entry gives none: a supermarket
+/// gondola, metres.
+pub const DEFAULT_SHELF_HEIGHT_M: f64 = 1.8;
+
+/// A `[[shelf]]`: an axis-aligned obstacle on the floor (a shelving run, a
+/// counter, a wall). Nobody stands inside one, and radio paths passing
+/// through it below its top lose signal in the goods and metal.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shelf {
+    /// Corner with the smallest x and y, metres.
+    pub min: [f64; 2],
+    /// Corner with the largest x and y, metres.
+    pub max: [f64; 2],
+    /// Height, metres; [`DEFAULT_SHELF_HEIGHT_M`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<f64>,
+}
+
+impl Shelf {
+    /// The height, or the default.
+    #[must_use]
+    pub fn height_m(&self) -> f64 {
+        self.height.unwrap_or(DEFAULT_SHELF_HEIGHT_M)
+    }
+
+    /// Whether `p` lies inside (edges included).
+    #[must_use]
+    pub fn contains(&self, p: Point) -> bool {
+        (self.min[0]..=self.max[0]).contains(&p.x) && (self.min[1]..=self.max[1]).contains(&p.y)
+    }
+
+    /// The point just outside the shelf nearest to `p`, `clearance` metres
+    /// beyond its edge; `p` itself when it lies outside.
+    #[must_use]
+    pub fn push_out(&self, p: Point, clearance: f64) -> Point {
+        if !self.contains(p) {
+            return p;
+        }
+        let exits = [
+            (p.x - self.min[0], Point::new(self.min[0] - clearance, p.y)),
+            (self.max[0] - p.x, Point::new(self.max[0] + clearance, p.y)),
+            (p.y - self.min[1], Point::new(p.x, self.min[1] - clearance)),
+            (self.max[1] - p.y, Point::new(p.x, self.max[1] + clearance)),
+        ];
+        exits
+            .into_iter()
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map_or(p, |(_, q)| q)
+    }
+
+    /// Where the walk from `a` to `b` first enters the shelf, as the share
+    /// of the way (0..=1); `None` when it stays clear. Heights do not
+    /// matter: nobody walks through a counter either.
+    #[must_use]
+    pub fn entered(&self, a: Point, b: Point) -> Option<f64> {
+        let (enter, exit) = self.clip(a, b)?;
+        (enter <= exit).then_some(enter)
+    }
+
+    /// The share of the segment `a`-`b` (0..=1) over which it lies inside
+    /// the rectangle, by slab clipping; `None` when a coordinate never
+    /// meets it.
+    fn clip(&self, a: Point, b: Point) -> Option<(f64, f64)> {
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        let (mut enter, mut exit) = (0.0_f64, 1.0_f64);
+        for (start, d, lo, hi) in [
+            (a.x, dx, self.min[0], self.max[0]),
+            (a.y, dy, self.min[1], self.max[1]),
+        ] {
+            if d.abs() < 1e-12 {
+                if start < lo || start > hi {
+                    return None;
+                }
+            } else {
+                let (t0, t1) = ((lo - start) / d, (hi - start) / d);
+                enter = enter.max(t0.min(t1));
+                exit = exit.min(t0.max(t1));
+            }
+        }
+        Some((enter, exit))
+    }
+
+    /// Whether the straight path from a phone at `phone` (height
+    /// `phone_z`) to an anchor at `anchor` (height `anchor_z`) passes
+    /// through the shelf below its top. An anchor standing on the shelf
+    /// sees over it.
+    #[must_use]
+    pub fn blocks(&self, phone: Point, phone_z: f64, anchor: Point, anchor_z: f64) -> bool {
+        if self.contains(anchor) {
+            return false;
+        }
+        let Some((enter, exit)) = self.clip(phone, anchor).filter(|(i, o)| i <= o) else {
+            return false;
+        };
+        // The path is lowest inside the shelf at one of its ends there.
+        let z = |t: f64| phone_z + t * (anchor_z - phone_z);
+        z(enter).min(z(exit)) < self.height_m()
+    }
+}
+
 /// What a calibration measured beyond each anchor's model: the model's
 /// error at each reference point, which the locator spreads over the floor
 /// (see `engine::shadowing`). Written by `aisle calibrate` as
@@ -232,6 +338,9 @@ pub struct Layout {
     /// The zones.
     #[serde(rename = "zone", default)]
     pub zones: Vec<Zone>,
+    /// Shelves and other obstacles, when the layout says where they stand.
+    #[serde(rename = "shelf", default, skip_serializing_if = "Vec::is_empty")]
+    pub shelves: Vec<Shelf>,
     /// Calibrated shadowing, when `aisle calibrate` measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadowing: Option<ShadowingMap>,
@@ -363,6 +472,22 @@ impl Layout {
                 return Err((format!("{key}.id"), format!("duplicate zone id {:?}", z.id)));
             }
             check_polygon(z).map_err(|r| (format!("{key}.polygon"), r))?;
+        }
+        for (i, s) in self.shelves.iter().enumerate() {
+            let key = format!("shelf[{i}]");
+            let finite = s.min.iter().chain(&s.max).chain(&s.height).all(|v| v.is_finite());
+            if !finite {
+                return Err((key, "holds a number that is not finite".into()));
+            }
+            if s.min[0] >= s.max[0] || s.min[1] >= s.max[1] {
+                return Err((key, "min must be below and left of max".into()));
+            }
+            if !(0.0..=10.0).contains(&s.height_m()) {
+                return Err((
+                    format!("{key}.height"),
+                    format!("{} is outside 0..=10 m", s.height_m()),
+                ));
+            }
         }
         Ok(())
     }

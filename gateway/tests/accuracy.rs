@@ -34,6 +34,8 @@ struct Shopper {
     truth_zone: Option<Option<Arc<str>>>,
     truth_since: f64,
     truth_changes: u32,
+    /// The true zone before the current one.
+    truth_before: Option<Option<Arc<str>>>,
 }
 
 struct Score {
@@ -52,6 +54,17 @@ struct Score {
     /// The shopper whose engine zone changed most often beyond the truth's:
     /// (name, engine changes, true changes).
     worst_excess: (String, u32, u32),
+    /// Wrong samples where the engine still had the shopper's previous
+    /// true zone: lag after a move rather than a wrong position.
+    lagging: u32,
+    /// Per true zone (None: outside all): (counted, correct).
+    by_zone: std::collections::BTreeMap<String, (u32, u32)>,
+    /// Wrong samples by seconds since the true zone settled: 0-5, 5-15, 15+.
+    wrong_by_age: [u32; 3],
+    /// Wrong samples by (true zone, engine zone).
+    confusion: std::collections::BTreeMap<(String, String), u32>,
+    /// Per true zone: sums of true x, y, engine x, y, and count.
+    bias: std::collections::BTreeMap<String, [f64; 5]>,
 }
 
 /// The demo store's layout with each anchor fitted, as `aisle calibrate`
@@ -97,6 +110,17 @@ fn run(
     engine_layout: Option<&Layout>,
     config: EngineConfig,
 ) -> Score {
+    run_radio(shoppers, minutes, seed, engine_layout, config, aisle_gateway::sim::radio::RadioConfig::default())
+}
+
+fn run_radio(
+    shoppers: usize,
+    minutes: f64,
+    seed: u64,
+    engine_layout: Option<&Layout>,
+    config: EngineConfig,
+    radio: aisle_gateway::sim::radio::RadioConfig,
+) -> Score {
     let plan = FloorPlan::demo();
     let settle = config.presence.confirm_s + config.zone.confirm_s;
     let mut engine = Engine::new(engine_layout.unwrap_or(&plan.layout), config).unwrap();
@@ -108,6 +132,7 @@ fn run(
             shoppers,
             minutes,
             seed,
+            radio,
             ..SimConfig::default()
         },
     )
@@ -126,6 +151,11 @@ fn run(
         positions: 0,
         positions_outside: 0,
         worst_excess: (String::new(), 0, 0),
+        lagging: 0,
+        by_zone: std::collections::BTreeMap::new(),
+        wrong_by_age: [0; 3],
+        confusion: std::collections::BTreeMap::new(),
+        bias: std::collections::BTreeMap::new(),
     };
     for event in sim {
         let ts = event.ts();
@@ -148,11 +178,19 @@ fn run(
                 let entry = state.entry(t.device.to_string()).or_default();
                 if let Some((x, y)) = entry.engine_at {
                     score.errors.push((x - t.x).hypot(y - t.y));
+                    let b = score
+                        .bias
+                        .entry(zone.as_deref().unwrap_or("-").to_owned())
+                        .or_default();
+                    for (k, v) in [t.x, t.y, x, y, 1.0].into_iter().enumerate() {
+                        b[k] += v;
+                    }
                 }
                 if entry.truth_zone.as_ref() != Some(&zone) {
                     if entry.truth_zone.is_some() {
                         entry.truth_changes += 1;
                     }
+                    entry.truth_before = entry.truth_zone.take();
                     entry.truth_zone = Some(zone.clone());
                     entry.truth_since = t.ts;
                 }
@@ -161,10 +199,47 @@ fn run(
                     let engine_zone = entry
                         .engine_zone
                         .map(|z| z.map(|z| zone_ids[usize::from(z.0)].as_str()));
+                    let right = engine_zone == Some(zone.as_deref());
+                    let tally = score
+                        .by_zone
+                        .entry(zone.as_deref().unwrap_or("-").to_owned())
+                        .or_default();
+                    tally.0 += 1;
                     match engine_zone {
                         Some(z) if z == zone.as_deref() => score.correct += 1,
                         Some(None) => score.engine_none += 1,
                         _ => {}
+                    }
+                    if std::env::var("DUMP").is_ok() {
+                        eprintln!(
+                            "S {} {:.0} truth {:?} ({:.1},{:.1}) engine {:?} {:?} {}",
+                            t.device,
+                            t.ts - 1_767_225_600.0,
+                            zone.as_deref(),
+                            t.x,
+                            t.y,
+                            entry.engine_zone.map(|z| z.map(|z| zone_ids[usize::from(z.0)].clone())),
+                            entry.engine_at.map(|(x, y)| ((x * 10.0).round() / 10.0, (y * 10.0).round() / 10.0)),
+                            if right { "ok" } else { "WRONG" }
+                        );
+                    }
+                    if !right {
+                        let age = t.ts - entry.truth_since - settle;
+                        score.wrong_by_age[usize::from(age >= 5.0) + usize::from(age >= 15.0)] += 1;
+                        let before = entry.truth_before.as_ref().map(|b| b.as_deref());
+                        let named = |z: Option<&str>| z.unwrap_or("-").to_owned();
+                        *score
+                            .confusion
+                            .entry((
+                                named(zone.as_deref()),
+                                engine_zone.map_or("?".to_owned(), named),
+                            ))
+                            .or_default() += 1;
+                        if engine_zone.is_some() && engine_zone == before {
+                            score.lagging += 1;
+                        }
+                    } else {
+                        tally.1 += 1;
                     }
                 }
             }
@@ -243,6 +318,22 @@ fn report(s: &mut Score) -> f64 {
         percentile(0.9),
         f64::from(s.positions_outside) * 100.0 / f64::from(s.positions),
     );
+    eprintln!(
+        "wrong: {} still in the previous true zone; by seconds settled 0-5 / 5-15 / 15+: {:?}; \
+         per true zone (counted, right): {:?}",
+        s.lagging, s.wrong_by_age, s.by_zone
+    );
+    eprintln!("wrong (true, engine): {:?}", s.confusion);
+    for (z, b) in &s.bias {
+        eprintln!(
+            "{z}: truth mean ({:.1}, {:.1}) engine mean ({:.1}, {:.1}) n {}",
+            b[0] / b[4],
+            b[1] / b[4],
+            b[2] / b[4],
+            b[3] / b[4],
+            b[4]
+        );
+    }
     share
 }
 
@@ -284,4 +375,58 @@ fn calibrated_anchors_place_shoppers_better() {
     let share = report(&mut s);
     assert!(share >= 0.65, "zone correct {:.1}%", share * 100.0);
     assert!(s.engine_changes <= s.truth_changes + s.truth_changes / 10);
+}
+
+#[test]
+fn sweep_tmp() {
+    let Ok(spec) = std::env::var("SWEEP") else { return };
+    for item in spec.split(';') {
+        let mut c = EngineConfig::default();
+        let mut r = aisle_gateway::sim::radio::RadioConfig::default();
+        for kv in item.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap();
+            let v: f64 = v.parse().unwrap();
+            match k {
+                "n" => c.locate.default_path_loss_exponent = v,
+                "shelf" => c.locate.shelf_loss_db = v,
+                "sigma" => c.locate.model_sigma_db = v,
+                "weak" => c.locate.weak_below_dbm = v,
+                "weakscale" => c.locate.weak_scale_db = v,
+                "step" => c.locate.grid_step_m = v,
+                "accel" => c.motion.accel_noise = v,
+                "win" => c.filter.window_s = v,
+                "margin" => c.zone.margin_m = v,
+                "zconf" => c.zone.confirm_s = v,
+                "near" => c.zone.nearest_within_m = v,
+                "core" => c.zone.core_width_m = v,
+                "p0" => c.locate.default_rssi_at_1m = v,
+                "ww" => c.locate.weaker_weight = v,
+                "cross" => c.motion.cross_shelf_after_s = v,
+                "body" => r.body_loss_db = v,
+                "shadow" => r.shadowing_sigma_db = v,
+                "k" => r.rician_k = v,
+                "phone" => r.phone_offset_sigma_db = v,
+                "sens" => r.sensitivity_dbm = v,
+                _ => panic!("{k}"),
+            }
+        }
+        let mut line = format!("{item:40}");
+        let mut sum = 0.0;
+        for seed in [21, 7, 3, 11, 5] {
+            let s = run_radio(10, 6.0, seed, None, c, r.clone());
+            let share = f64::from(s.correct) / f64::from(s.counted);
+            sum += share;
+            let mut e = s.errors.clone();
+            e.sort_by(f64::total_cmp);
+            line += &format!(
+                " | s{seed} {:.1}% med {:.2} ch {}/{} w{}",
+                share * 100.0,
+                e[e.len() / 2],
+                s.engine_changes,
+                s.truth_changes,
+                s.worst_excess.1.saturating_sub(s.worst_excess.2)
+            );
+        }
+        eprintln!("{line} | mean {:.1}%", sum / 5.0 * 100.0);
+    }
 }

@@ -19,6 +19,9 @@ pub(super) struct Term {
     pub excess: f64,
     pub slope: f64,
     pub weight: f64,
+    /// Weight of a residual where the level reads weaker than expected,
+    /// relative to `weight`.
+    pub weaker: f64,
 }
 
 /// `10 log10(d)` from every anchor to every cell of a grid over the floor.
@@ -32,6 +35,9 @@ pub(super) struct Grid {
     loss: Vec<f32>,
     /// Shadowing offsets, dB, laid out as `loss`; empty without a map.
     offset: Vec<f32>,
+    /// Cells nobody can stand in (inside a shelf), by cell index; empty
+    /// when every cell is open.
+    blocked: Vec<usize>,
 }
 
 impl Grid {
@@ -57,6 +63,7 @@ impl Grid {
             ny,
             loss,
             offset: Vec::new(),
+            blocked: Vec::new(),
         }
     }
 
@@ -73,6 +80,14 @@ impl Grid {
                 }
             }
         }
+    }
+
+    /// Takes the cells whose centre `blocked` says is off the floor out of
+    /// the search.
+    pub fn block(&mut self, blocked: impl Fn(Point) -> bool) {
+        self.blocked = (0..self.nx * self.ny)
+            .filter(|&i| blocked(cell_point(self.origin, self.step, i % self.nx, i / self.nx)))
+            .collect();
     }
 
     /// The shadowing offset of `anchor` at `p`, dB: bilinear between the
@@ -117,11 +132,19 @@ impl Grid {
         let width = x1 - x0 + 1;
         cost.clear();
         cost.resize(width * (y1 - y0 + 1), 0.0);
+        for &i in &self.blocked {
+            let (ix, iy) = (i % self.nx, i / self.nx);
+            if (x0..=x1).contains(&ix) && (y0..=y1).contains(&iy) {
+                cost[(iy - y0) * width + ix - x0] = f32::INFINITY;
+            }
+        }
         let cells = self.nx * self.ny;
         for t in terms {
             let table = &self.loss[t.anchor * cells..(t.anchor + 1) * cells];
             #[allow(clippy::cast_possible_truncation)]
             let (excess, slope, weight) = (t.excess as f32, t.slope as f32, t.weight as f32);
+            #[allow(clippy::cast_possible_truncation)]
+            let weaker = (t.weight * t.weaker) as f32;
             for (row, iy) in (y0..=y1).enumerate() {
                 let cells_of_row = iy * self.nx + x0..=iy * self.nx + x1;
                 let losses = &table[cells_of_row.clone()];
@@ -129,14 +152,14 @@ impl Grid {
                 if self.offset.is_empty() {
                     for (c, l) in costs.iter_mut().zip(losses) {
                         let e = excess + slope * l;
-                        *c += weight * e * e;
+                        *c += if e < 0.0 { weaker } else { weight } * e * e;
                     }
                 } else {
                     let offsets = &self.offset[t.anchor * cells..(t.anchor + 1) * cells];
                     let offsets = &offsets[cells_of_row];
                     for ((c, l), o) in costs.iter_mut().zip(losses).zip(offsets) {
                         let e = excess + slope * l - o;
-                        *c += weight * e * e;
+                        *c += if e < 0.0 { weaker } else { weight } * e * e;
                     }
                 }
             }

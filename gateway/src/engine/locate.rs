@@ -70,6 +70,18 @@ pub struct LocateConfig {
     /// longer changes the right zone there, and it widened the 90th
     /// percentile per-point error on the reference room from 3.7 to 4.1 m.)
     pub bounds_margin_m: f64,
+    /// Loss through each shelf of the layout between a phone and an anchor,
+    /// dB: the expected RSSI of a position behind shelving drops by this
+    /// much per shelf crossed below its top. Goods and metal shelving at
+    /// 2.4 GHz take a few dB to well over ten. Default 5. Layouts without
+    /// shelves ignore it.
+    pub shelf_loss_db: f64,
+    /// Weight of a level that reads weaker than the model expects at a
+    /// candidate position, relative to one that reads stronger. Below 1
+    /// because what the model leaves out mostly takes signal away: the
+    /// shopper's own body between phone and anchor (5-10 dB), other
+    /// shoppers, goods; little adds it. Default 1 (symmetric).
+    pub weaker_weight: f64,
 }
 
 impl Default for LocateConfig {
@@ -85,6 +97,8 @@ impl Default for LocateConfig {
             grid_step_m: 1.0,
             search_margin_m: 4.0,
             bounds_margin_m: 1.0,
+            shelf_loss_db: 3.0,
+            weaker_weight: 1.0,
         }
     }
 }
@@ -186,6 +200,7 @@ pub struct Locator {
     lo: Point,
     hi: Point,
     grid: Grid,
+    shelves: Vec<crate::layout::Shelf>,
     terms: Vec<Term>,
     cost: Vec<f32>,
 }
@@ -213,16 +228,40 @@ impl Locator {
             Point::new(hi.x + m, hi.y + m),
         );
         let mut grid = Grid::new(&models, lo, hi, config.grid_step_m);
-        if !shadowing.is_empty() {
+        let shelves = layout.shelves.clone();
+        let loss = config.shelf_loss_db;
+        let shelf_loss = |a: usize, p: Point| {
+            let m: &RadioModel = &models[a];
+            let (phone_z, anchor_z) = (config.device_height_m, config.device_height_m + m.dz);
+            let anchor = Point::new(m.x, m.y);
+            let crossed = shelves
+                .iter()
+                .filter(|s| s.blocks(p, phone_z, anchor, anchor_z))
+                .count();
+            #[allow(clippy::cast_precision_loss)] // a few shelves
+            let crossed = crossed as f64;
+            loss * crossed
+        };
+        let with_shelves = !shelves.is_empty() && loss > 0.0;
+        if !shadowing.is_empty() || with_shelves {
             let samples = shadowing.per_anchor(layout);
-            grid.set_offsets(models.len(), |a, p| shadowing.offset_at(&samples[a], p));
+            grid.set_offsets(models.len(), |a, p| {
+                let shadow = if shadowing.is_empty() {
+                    0.0
+                } else {
+                    shadowing.offset_at(&samples[a], p)
+                };
+                shadow - if with_shelves { shelf_loss(a, p) } else { 0.0 }
+            });
         }
+        grid.block(|p| shelves.iter().any(|s| s.contains(p)));
         Locator {
             models,
             config,
             lo,
             hi,
             grid,
+            shelves,
             terms: Vec::new(),
             cost: Vec::new(),
         }
@@ -243,6 +282,45 @@ impl Locator {
         )
     }
 
+    /// Keeps `p` within the bounds and out of the shelves: nobody stands
+    /// inside one, so a position there moves to just beyond its nearest
+    /// edge.
+    #[must_use]
+    pub fn place(&self, p: Point) -> Point {
+        // A shopper's centre keeps about half a body width from the goods.
+        const CLEARANCE_M: f64 = 0.3;
+        let p = self.clamp(p);
+        match self.shelves.iter().find(|s| s.contains(p)) {
+            Some(s) => self.clamp(s.push_out(p, CLEARANCE_M)),
+            None => p,
+        }
+    }
+
+    /// Where a walk from `from` to `to` must stop short of the first shelf
+    /// in its way, `clearance_m` before it; `None` when nothing is in the
+    /// way.
+    #[must_use]
+    pub fn walk_stop(&self, from: Point, to: Point, clearance_m: f64) -> Option<Point> {
+        let t = self
+            .shelves
+            .iter()
+            .filter_map(|s| s.entered(from, to))
+            .fold(f64::INFINITY, f64::min);
+        if !t.is_finite() {
+            return None;
+        }
+        let len = from.distance(to);
+        let k = if len > 0.0 {
+            ((t * len - clearance_m) / len).max(0.0)
+        } else {
+            0.0
+        };
+        Some(Point::new(
+            from.x + k * (to.x - from.x),
+            from.y + k * (to.y - from.y),
+        ))
+    }
+
     /// A fix from `levels`, or `None` when there are none (or they name
     /// anchors this locator does not know).
     pub fn locate(&mut self, levels: &[Level]) -> Option<Fix> {
@@ -258,6 +336,7 @@ impl Locator {
                 excess: l.rssi - model.rssi_at_1m,
                 slope: model.path_loss_exponent,
                 weight: 1.0 / (sigma2 * weakness + l.variance_db2),
+                weaker: c.weaker_weight,
             });
         }
         match self.terms.len() {
@@ -267,7 +346,7 @@ impl Locator {
             k => {
                 let start = self.grid_search();
                 let (position, std_m, residual_db) = self.refine(start);
-                let position = self.clamp(position);
+                let position = self.place(position);
                 Some(Fix {
                     position,
                     std_m,
@@ -308,7 +387,7 @@ impl Locator {
         // does, beyond being within reach of both.
         let std_m = 0.25 * gap.max(2.0) + 1.0;
         Fix {
-            position: self.clamp(position),
+            position: self.place(position),
             std_m,
             confidence: confidence(2, std_m),
             anchors: 2,
@@ -347,12 +426,13 @@ impl Locator {
             let e = t.excess + 10.0 * t.slope * d.log10() - self.grid.offset(t.anchor, p);
             let k = t.slope * DB_PER_LN / (d * d);
             let (jx, jy) = (k * (p.x - m.x), k * (p.y - m.y));
-            cost += t.weight * e * e;
-            h[0] += t.weight * jx * jx;
-            h[1] += t.weight * jx * jy;
-            h[2] += t.weight * jy * jy;
-            g[0] += t.weight * jx * e;
-            g[1] += t.weight * jy * e;
+            let w = if e < 0.0 { t.weight * t.weaker } else { t.weight };
+            cost += w * e * e;
+            h[0] += w * jx * jx;
+            h[1] += w * jx * jy;
+            h[2] += w * jy * jy;
+            g[0] += w * jx * e;
+            g[1] += w * jy * e;
         }
         (cost, h, g)
     }
@@ -434,6 +514,8 @@ pub(crate) mod tests {
             ],
             zones: vec![],
             shadowing: None,
+            shelves: Vec::new(),
+        shelves: Vec::new(),
         }
     }
 

@@ -31,6 +31,13 @@ pub struct MotionConfig {
     /// Seconds without a fix after which the track starts afresh from the
     /// next one. Default 10: after that long the old velocity says nothing.
     pub restart_after_s: f64,
+    /// Seconds a track is held at a shelf that the fixes lie beyond before
+    /// it may jump across. Shoppers walk round shelves, not through them:
+    /// fixes that scatter over a 1.2 m gondola into the next aisle should
+    /// not carry the track there, while a shopper who walked round the end
+    /// is followed along the way. A track started on the wrong side still
+    /// gets across after this long. Default 10.
+    pub cross_shelf_after_s: f64,
 }
 
 impl Default for MotionConfig {
@@ -40,6 +47,7 @@ impl Default for MotionConfig {
             max_speed_mps: 1.4,
             gate_sigma: 3.0,
             restart_after_s: 10.0,
+            cross_shelf_after_s: 1.0,
         }
     }
 }
@@ -154,6 +162,13 @@ impl Motion {
     pub fn set_position(&mut self, p: Point) {
         self.x.pos = p.x;
         self.y.pos = p.y;
+    }
+
+    /// Stops the track at `p`: it walked into an obstacle.
+    pub fn stop_at(&mut self, p: Point) {
+        self.set_position(p);
+        self.x.vel = 0.0;
+        self.y.vel = 0.0;
     }
 
     /// Standard deviation of the filtered position, metres.
