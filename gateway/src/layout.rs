@@ -475,7 +475,12 @@ impl Layout {
         }
         for (i, s) in self.shelves.iter().enumerate() {
             let key = format!("shelf[{i}]");
-            let finite = s.min.iter().chain(&s.max).chain(&s.height).all(|v| v.is_finite());
+            let finite = s
+                .min
+                .iter()
+                .chain(&s.max)
+                .chain(&s.height)
+                .all(|v| v.is_finite());
             if !finite {
                 return Err((key, "holds a number that is not finite".into()));
             }
@@ -636,6 +641,38 @@ polygon = [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0], [0.0, 3.0]]
             Layout::parse(&loss, "p.toml").unwrap_err().key,
             "anchor[0].path_loss_exponent"
         );
+    }
+
+    #[test]
+    fn shelves_are_read_checked_and_block_low_paths() {
+        let text = format!("{SMALL}\n[[shelf]]\nmin = [1.0, 1.0]\nmax = [2.0, 5.0]\n");
+        let l = Layout::parse(&text, "s.toml").unwrap();
+        let shelf = l.shelves[0];
+        assert!((shelf.height_m() - DEFAULT_SHELF_HEIGHT_M).abs() < 1e-9);
+        assert_eq!(Layout::parse(&l.to_toml(), "round trip").unwrap(), l);
+        // A phone at 1.2 m across the shelf from an anchor at 2.0 m: the
+        // path runs through the goods; over a 1 m counter it clears them.
+        let (phone, anchor) = (Point::new(0.5, 3.0), Point::new(3.0, 3.0));
+        assert!(shelf.blocks(phone, 1.2, anchor, 2.0));
+        let counter = Shelf {
+            height: Some(1.0),
+            ..shelf
+        };
+        assert!(!counter.blocks(phone, 1.2, anchor, 2.0));
+        assert!(!shelf.blocks(phone, 1.2, Point::new(0.5, 9.0), 2.0));
+        assert_eq!(shelf.entered(phone, anchor), Some(0.2));
+        assert_eq!(
+            shelf.push_out(Point::new(1.2, 3.0), 0.3),
+            Point::new(0.7, 3.0)
+        );
+        let bad = |entry: &str| {
+            Layout::parse(&format!("{SMALL}\n[[shelf]]\n{entry}"), "b.toml").unwrap_err()
+        };
+        let e = bad("min = [2.0, 1.0]\nmax = [1.0, 5.0]\n");
+        assert_eq!(e.key, "shelf[0]");
+        assert!(e.reason.contains("below and left"), "{e}");
+        let e = bad("min = [1.0, 1.0]\nmax = [2.0, 5.0]\nheight = 40.0\n");
+        assert_eq!(e.key, "shelf[0].height");
     }
 
     #[test]

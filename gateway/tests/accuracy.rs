@@ -19,6 +19,7 @@ use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate};
 use aisle_gateway::engine::{DeviceTable, Engine, EngineConfig, Output, ZoneIdx};
 use aisle_gateway::layout::{Layout, Point};
 use aisle_gateway::record::RecordedSighting;
+use aisle_gateway::sim::radio::RadioConfig;
 use aisle_gateway::sim::store::FloorPlan;
 use aisle_gateway::sim::{Event, SimConfig, Simulator};
 
@@ -63,8 +64,6 @@ struct Score {
     wrong_by_age: [u32; 3],
     /// Wrong samples by (true zone, engine zone).
     confusion: std::collections::BTreeMap<(String, String), u32>,
-    /// Per true zone: sums of true x, y, engine x, y, and count.
-    bias: std::collections::BTreeMap<String, [f64; 5]>,
 }
 
 /// The demo store's layout with each anchor fitted, as `aisle calibrate`
@@ -110,7 +109,14 @@ fn run(
     engine_layout: Option<&Layout>,
     config: EngineConfig,
 ) -> Score {
-    run_radio(shoppers, minutes, seed, engine_layout, config, aisle_gateway::sim::radio::RadioConfig::default())
+    run_radio(
+        shoppers,
+        minutes,
+        seed,
+        engine_layout,
+        config,
+        RadioConfig::default(),
+    )
 }
 
 fn run_radio(
@@ -119,7 +125,7 @@ fn run_radio(
     seed: u64,
     engine_layout: Option<&Layout>,
     config: EngineConfig,
-    radio: aisle_gateway::sim::radio::RadioConfig,
+    radio: RadioConfig,
 ) -> Score {
     let plan = FloorPlan::demo();
     let settle = config.presence.confirm_s + config.zone.confirm_s;
@@ -155,7 +161,6 @@ fn run_radio(
         by_zone: std::collections::BTreeMap::new(),
         wrong_by_age: [0; 3],
         confusion: std::collections::BTreeMap::new(),
-        bias: std::collections::BTreeMap::new(),
     };
     for event in sim {
         let ts = event.ts();
@@ -178,13 +183,6 @@ fn run_radio(
                 let entry = state.entry(t.device.to_string()).or_default();
                 if let Some((x, y)) = entry.engine_at {
                     score.errors.push((x - t.x).hypot(y - t.y));
-                    let b = score
-                        .bias
-                        .entry(zone.as_deref().unwrap_or("-").to_owned())
-                        .or_default();
-                    for (k, v) in [t.x, t.y, x, y, 1.0].into_iter().enumerate() {
-                        b[k] += v;
-                    }
                 }
                 if entry.truth_zone.as_ref() != Some(&zone) {
                     if entry.truth_zone.is_some() {
@@ -209,19 +207,6 @@ fn run_radio(
                         Some(z) if z == zone.as_deref() => score.correct += 1,
                         Some(None) => score.engine_none += 1,
                         _ => {}
-                    }
-                    if std::env::var("DUMP").is_ok() {
-                        eprintln!(
-                            "S {} {:.0} truth {:?} ({:.1},{:.1}) engine {:?} {:?} {}",
-                            t.device,
-                            t.ts - 1_767_225_600.0,
-                            zone.as_deref(),
-                            t.x,
-                            t.y,
-                            entry.engine_zone.map(|z| z.map(|z| zone_ids[usize::from(z.0)].clone())),
-                            entry.engine_at.map(|(x, y)| ((x * 10.0).round() / 10.0, (y * 10.0).round() / 10.0)),
-                            if right { "ok" } else { "WRONG" }
-                        );
                     }
                     if !right {
                         let age = t.ts - entry.truth_since - settle;
@@ -273,26 +258,31 @@ fn run_radio(
 }
 
 /// The target is 95%. Measured with the default settings on this run
-/// (10 shoppers, 6 minutes, seed 21): 81.5% of 1483 settled samples, with a
-/// median position error of 1.57 m (p90 3.65 m) in a store whose aisles are
-/// 2.4 m wide. Seeds 7 and 3 give 72.7% and 83.6%. What is left is mostly
-/// the next zone over: fixes that land across a shelf in the neighbouring
-/// aisle for longer than the zone confirmation.
+/// (10 shoppers, 6 minutes, seed 21): 87.5% of 1483 settled samples, with a
+/// median position error of 1.46 m (p90 3.49 m) in a store whose aisles are
+/// 2.4 m wide; the engine changes zone 65 times for the shoppers' 88. What
+/// is left is mostly the next aisle over for 15 s and more: the radio's
+/// slow shadowing (4 dB a link, decorrelating over 30 s standing still)
+/// holds a standing shopper's fixes a metre or two off for that long (see
+/// `the_radio_s_shadowing_is_what_is_left`).
 ///
-/// Before the default path-loss exponent went from 2.0 to 3.0, narrow zones
-/// got a smaller hysteresis margin and fixes just outside every zone took
-/// the nearest one (see `ZoneConfig`), this was 21.0% with a median error
-/// of 3.17 m and three quarters of the fixes in no zone.
+/// Steps that got here from 81.5% (1.57 m): the layout's shelves in the
+/// locator (their loss in the expected levels, no fix or track inside one)
+/// 80.9%; tracks that walk round shelves rather than through them 86.2%; a
+/// track parked outside every zone taking the nearest within reach 88.2%;
+/// the solver following the shelves' loss off the grid 87.5% (at the
+/// same mean over five seeds, and 97% against 94% with a noise-free radio).
 ///
 /// The demo layout carries no radio model: its anchors have positions and
 /// heights only, no `rssi_at_1m` or `path_loss_exponent`, so the engine
 /// runs on its own defaults, as in a store not yet calibrated, and not on
-/// the simulator's parameters. This test holds what is achieved with a
-/// margin, so a regression shows.
-const ACHIEVED: f64 = 0.75;
+/// the simulator's parameters (its shelf loss is 2 dB against the
+/// simulator's 5, its exponent 3.0 against 2.2). This test holds what is
+/// achieved with a margin, so a regression shows.
+const ACHIEVED: f64 = 0.84;
 
-/// Median position error held, metres (measured 1.57).
-const ACHIEVED_MEDIAN_M: f64 = 1.8;
+/// Median position error held, metres (measured 1.46).
+const ACHIEVED_MEDIAN_M: f64 = 1.65;
 
 fn report(s: &mut Score) -> f64 {
     let share = f64::from(s.correct) / f64::from(s.counted);
@@ -324,16 +314,6 @@ fn report(s: &mut Score) -> f64 {
         s.lagging, s.wrong_by_age, s.by_zone
     );
     eprintln!("wrong (true, engine): {:?}", s.confusion);
-    for (z, b) in &s.bias {
-        eprintln!(
-            "{z}: truth mean ({:.1}, {:.1}) engine mean ({:.1}, {:.1}) n {}",
-            b[0] / b[4],
-            b[1] / b[4],
-            b[2] / b[4],
-            b[3] / b[4],
-            b[4]
-        );
-    }
     share
 }
 
@@ -346,7 +326,7 @@ fn zones_are_right_after_settling_and_do_not_flap() {
     let median = s.errors[s.errors.len() / 2];
     assert!(median <= ACHIEVED_MEDIAN_M, "median error {median:.2} m");
     // No flapping: the engine changes zone no more often than the shoppers
-    // do (measured: 48 changes against 88; 39 before the changes above),
+    // do (measured: 65 changes against 88; 48 before the changes above),
     // overall and for every shopper but by two.
     assert!(
         s.engine_changes <= s.truth_changes,
@@ -363,70 +343,74 @@ fn zones_are_right_after_settling_and_do_not_flap() {
 
 /// Anchors fitted from a simulated reference walk (another seed): the
 /// simulated shelves make the path loss steeper than free space (fitted
-/// exponents 2.0 to 3.1). Measured: 73.6% of settled samples in the right
-/// zone, median error 1.74 m (39.6% and 1.74 m with the old zone settings).
-/// With the engine's default exponent of 3.0 the uncalibrated demo store
-/// does as well or better (81.5%): a fit from a few minutes of walking
-/// leaves each anchor's exponent a few tenths off.
+/// exponents 2.0 to 3.1). Measured: 88.4% of settled samples in the right
+/// zone, median error 1.51 m (73.6% and 1.74 m before the locator knew the
+/// shelves; 39.6% with the old zone settings).
 #[test]
 fn calibrated_anchors_place_shoppers_better() {
     let calibrated = calibrated_demo(99);
     let mut s = run(10, 6.0, 21, Some(&calibrated), EngineConfig::default());
     let share = report(&mut s);
-    assert!(share >= 0.65, "zone correct {:.1}%", share * 100.0);
+    assert!(share >= ACHIEVED, "zone correct {:.1}%", share * 100.0);
     assert!(s.engine_changes <= s.truth_changes + s.truth_changes / 10);
 }
 
+/// Other seeds, other shoppers: measured 88.6%, 89.4%, 88.6% and 87.0%
+/// (seeds 7, 3, 11, 5; the engine changing zone 58 to 64 times for 85 to
+/// 92 true changes).
 #[test]
-fn sweep_tmp() {
-    let Ok(spec) = std::env::var("SWEEP") else { return };
-    for item in spec.split(';') {
-        let mut c = EngineConfig::default();
-        let mut r = aisle_gateway::sim::radio::RadioConfig::default();
-        for kv in item.split(',').filter(|s| !s.is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap();
-            let v: f64 = v.parse().unwrap();
-            match k {
-                "n" => c.locate.default_path_loss_exponent = v,
-                "shelf" => c.locate.shelf_loss_db = v,
-                "sigma" => c.locate.model_sigma_db = v,
-                "weak" => c.locate.weak_below_dbm = v,
-                "weakscale" => c.locate.weak_scale_db = v,
-                "step" => c.locate.grid_step_m = v,
-                "accel" => c.motion.accel_noise = v,
-                "win" => c.filter.window_s = v,
-                "margin" => c.zone.margin_m = v,
-                "zconf" => c.zone.confirm_s = v,
-                "near" => c.zone.nearest_within_m = v,
-                "core" => c.zone.core_width_m = v,
-                "p0" => c.locate.default_rssi_at_1m = v,
-                "ww" => c.locate.weaker_weight = v,
-                "cross" => c.motion.cross_shelf_after_s = v,
-                "body" => r.body_loss_db = v,
-                "shadow" => r.shadowing_sigma_db = v,
-                "k" => r.rician_k = v,
-                "phone" => r.phone_offset_sigma_db = v,
-                "sens" => r.sensitivity_dbm = v,
-                _ => panic!("{k}"),
-            }
-        }
-        let mut line = format!("{item:40}");
-        let mut sum = 0.0;
-        for seed in [21, 7, 3, 11, 5] {
-            let s = run_radio(10, 6.0, seed, None, c, r.clone());
-            let share = f64::from(s.correct) / f64::from(s.counted);
-            sum += share;
-            let mut e = s.errors.clone();
-            e.sort_by(f64::total_cmp);
-            line += &format!(
-                " | s{seed} {:.1}% med {:.2} ch {}/{} w{}",
-                share * 100.0,
-                e[e.len() / 2],
-                s.engine_changes,
-                s.truth_changes,
-                s.worst_excess.1.saturating_sub(s.worst_excess.2)
-            );
-        }
-        eprintln!("{line} | mean {:.1}%", sum / 5.0 * 100.0);
+fn other_runs_do_as_well() {
+    for seed in [7, 3, 11, 5] {
+        let mut s = run(10, 6.0, seed, None, EngineConfig::default());
+        let share = report(&mut s);
+        assert!(
+            share >= ACHIEVED - 0.02,
+            "seed {seed}: {:.1}%",
+            share * 100.0
+        );
+        assert!(s.engine_changes <= s.truth_changes, "seed {seed}");
     }
 }
+
+/// What keeps the store short of 95%: the same runs with the simulator's
+/// shadowing turned off reach 92.4% (mean of five), and with a clean radio
+/// (no shadowing, fading, body or phone differences, no sensitivity floor)
+/// 96.5%, where what is left is the lag of the filters and the
+/// zone confirmation behind a shopper who has just moved.
+#[test]
+fn the_radio_s_shadowing_is_what_is_left() {
+    let quiet = RadioConfig {
+        shadowing_sigma_db: 0.0,
+        ..RadioConfig::default()
+    };
+    let clean = RadioConfig {
+        shadowing_sigma_db: 0.0,
+        rician_k: 1000.0,
+        body_loss_db: 0.0,
+        phone_offset_sigma_db: 0.0,
+        sensitivity_dbm: -127.0,
+        ..RadioConfig::default()
+    };
+    let mut shares = Vec::new();
+    for radio in [quiet, clean] {
+        let mut sum = 0.0;
+        for seed in [21, 7, 3, 11, 5] {
+            let mut s = run_radio(10, 6.0, seed, None, EngineConfig::default(), radio.clone());
+            sum += report(&mut s);
+            assert!(s.engine_changes <= s.truth_changes, "seed {seed}");
+        }
+        shares.push(sum / 5.0);
+    }
+    eprintln!(
+        "mean of five runs: no shadowing {:.1}%, clean radio {:.1}%",
+        shares[0] * 100.0,
+        shares[1] * 100.0
+    );
+    assert!(shares[0] >= NO_SHADOWING, "{shares:?}");
+    assert!(shares[1] >= CLEAN, "{shares:?}");
+}
+
+/// Measured 92.4% (each run 86.0% to 95.0%).
+const NO_SHADOWING: f64 = 0.89;
+/// Measured 96.5% (94.8% to 98.7%).
+const CLEAN: f64 = 0.94;

@@ -66,7 +66,10 @@ impl EngineConfig {
             ("motion.max_speed_mps", self.motion.max_speed_mps),
             ("motion.gate_sigma", self.motion.gate_sigma),
             ("motion.restart_after_s", self.motion.restart_after_s),
-            ("motion.cross_shelf_after_s", self.motion.cross_shelf_after_s),
+            (
+                "motion.cross_shelf_after_s",
+                self.motion.cross_shelf_after_s,
+            ),
             ("presence.dwell_every_s", self.presence.dwell_every_s),
             ("presence.absence_s", self.presence.absence_s),
         ];

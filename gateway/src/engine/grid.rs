@@ -90,11 +90,11 @@ impl Grid {
             .collect();
     }
 
-    /// The shadowing offset of `anchor` at `p`, dB: bilinear between the
-    /// cells around it, 0 without a map.
-    pub fn offset(&self, anchor: usize, p: Point) -> f64 {
+    /// The offset of `anchor` at `p`, dB, and its gradient, dB/m: bilinear
+    /// between the cells around it, 0 without offsets.
+    pub fn offset(&self, anchor: usize, p: Point) -> (f64, f64, f64) {
         if self.offset.is_empty() {
-            return 0.0;
+            return (0.0, 0.0, 0.0);
         }
         #[allow(clippy::cast_precision_loss)]
         let split = |v: f64, origin: f64, n: usize| {
@@ -109,8 +109,11 @@ impl Grid {
         let at =
             |x: usize, y: usize| f64::from(table[(y * self.nx + x).min(self.nx * self.ny - 1)]);
         let (x1, y1) = ((ix + 1).min(self.nx - 1), (iy + 1).min(self.ny - 1));
-        (1.0 - fy) * ((1.0 - fx) * at(ix, iy) + fx * at(x1, iy))
-            + fy * ((1.0 - fx) * at(ix, y1) + fx * at(x1, y1))
+        let (a, b, c, d) = (at(ix, iy), at(x1, iy), at(ix, y1), at(x1, y1));
+        let value = (1.0 - fy) * ((1.0 - fx) * a + fx * b) + fy * ((1.0 - fx) * c + fx * d);
+        let dx = ((1.0 - fy) * (b - a) + fy * (d - c)) / self.step;
+        let dy = ((1.0 - fx) * (c - a) + fx * (d - b)) / self.step;
+        (value, dx, dy)
     }
 
     /// The cell with the least weighted squared residual among those

@@ -97,7 +97,7 @@ impl Default for LocateConfig {
             grid_step_m: 1.0,
             search_margin_m: 4.0,
             bounds_margin_m: 1.0,
-            shelf_loss_db: 3.0,
+            shelf_loss_db: 2.0,
             weaker_weight: 1.0,
         }
     }
@@ -418,15 +418,19 @@ impl Locator {
         for t in &self.terms {
             let m = &self.models[t.anchor];
             let d = m.distance(p);
-            // The shadowing offset varies over metres, the model's term over
-            // the distance itself: its gradient is left out of the Jacobian.
-            // Evaluating it at every step (rather than once per fix) costs
-            // 30% of the engine's throughput with a map (bench, 50 anchors)
-            // and buys 0.1 m of median error on the reference room.
-            let e = t.excess + 10.0 * t.slope * d.log10() - self.grid.offset(t.anchor, p);
+            // The offsets (shadowing map, shelves) enter the Jacobian too:
+            // a shelf's loss steps by several dB within a grid cell, and
+            // without its gradient the solver stalled on the cell it started
+            // from (noise-free simulated fixes sat on whole metres).
+            let (offset, ox, oy) = self.grid.offset(t.anchor, p);
+            let e = t.excess + 10.0 * t.slope * d.log10() - offset;
             let k = t.slope * DB_PER_LN / (d * d);
-            let (jx, jy) = (k * (p.x - m.x), k * (p.y - m.y));
-            let w = if e < 0.0 { t.weight * t.weaker } else { t.weight };
+            let (jx, jy) = (k * (p.x - m.x) - ox, k * (p.y - m.y) - oy);
+            let w = if e < 0.0 {
+                t.weight * t.weaker
+            } else {
+                t.weight
+            };
             cost += w * e * e;
             h[0] += w * jx * jx;
             h[1] += w * jx * jy;
@@ -452,7 +456,13 @@ impl Locator {
             let dx = -(a[2] * g[0] - a[1] * g[1]) / det;
             let dy = -(a[0] * g[1] - a[1] * g[0]) / det;
             let next = self.clamp(Point::new(p.x + dx, p.y + dy));
-            let (c, hn, gn) = self.normal_equations(next);
+            // Nobody stands inside a shelf: a step into one is a step that
+            // failed, so the fix stays on the side the grid search chose.
+            let (c, hn, gn) = if self.shelves.iter().any(|s| s.contains(next)) {
+                (f64::INFINITY, h, g)
+            } else {
+                self.normal_equations(next)
+            };
             if c < cost {
                 let moved = p.distance(next);
                 (p, cost, h, g) = (next, c, hn, gn);
@@ -515,7 +525,6 @@ pub(crate) mod tests {
             zones: vec![],
             shadowing: None,
             shelves: Vec::new(),
-        shelves: Vec::new(),
         }
     }
 
@@ -572,6 +581,46 @@ pub(crate) mod tests {
         let off = plain.locate(&levels).unwrap().position.distance(p);
         let on = mapped.locate(&levels).unwrap().position.distance(p);
         assert!(off > 1.0 && on < 0.3, "without {off}, with {on}");
+    }
+
+    #[test]
+    fn shelves_cost_their_loss_and_hold_no_one() {
+        // A gondola across the room's middle, "mid" standing on it.
+        let mut room = square_room();
+        room.shelves = vec![crate::layout::Shelf {
+            min: [5.4, 1.0],
+            max: [6.6, 9.0],
+            height: Some(1.8),
+        }];
+        let config = LocateConfig {
+            shelf_loss_db: 8.0,
+            ..LocateConfig::default()
+        };
+        let mut plain = Locator::new(&square_room(), config);
+        let mut shelved = Locator::new(&room, config);
+        // Levels as they come through the gondola: anchors on the far side
+        // read the shelf's loss weaker.
+        let p = Point::new(3.5, 5.0);
+        let mut levels = levels_at(&plain, p, &[0, 1, 2, 3, 4]);
+        for l in &mut levels {
+            if matches!(l.anchor.0, 1 | 2) {
+                l.rssi -= config.shelf_loss_db;
+            }
+        }
+        let off = plain.locate(&levels).unwrap().position.distance(p);
+        let on = shelved.locate(&levels).unwrap().position.distance(p);
+        assert!(on < 0.3 && off > on + 0.3, "without {off}, with {on}");
+        // A position inside the gondola moves out by its nearer side.
+        let placed = shelved.place(Point::new(5.8, 5.0));
+        assert!((placed.x - 5.1).abs() < 1e-9, "{placed:?}");
+        // Walking across it stops short; round its end does not.
+        let stop = shelved.walk_stop(Point::new(3.0, 5.0), Point::new(8.0, 5.0), 0.3);
+        assert!(stop.is_some_and(|s| (s.x - 5.1).abs() < 1e-9), "{stop:?}");
+        assert!(
+            shelved
+                .walk_stop(Point::new(3.0, 9.5), Point::new(8.0, 9.5), 0.3)
+                .is_none()
+        );
     }
 
     #[test]

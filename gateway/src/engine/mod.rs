@@ -431,8 +431,7 @@ impl Engine {
         // heard by few anchors for a while) would drag the track there.
         let started = track.motion.started();
         let before = track.motion.position();
-        let weak_agrees =
-            fix.anchors < 3 && started && before.distance(fix.position) <= fix.std_m;
+        let weak_agrees = fix.anchors < 3 && started && before.distance(fix.position) <= fix.std_m;
         let p = if weak_agrees {
             before
         } else {
@@ -449,7 +448,9 @@ impl Engine {
             None
         };
         let p = match stop {
-            Some(stop) if ts - *track.held_since.get_or_insert(ts) < config.motion.cross_shelf_after_s => {
+            Some(stop)
+                if ts - *track.held_since.get_or_insert(ts) < config.motion.cross_shelf_after_s =>
+            {
                 track.motion.stop_at(stop);
                 stop
             }
