@@ -58,7 +58,6 @@ impl EngineConfig {
             ("locate.model_sigma_db", self.locate.model_sigma_db),
             ("locate.grid_step_m", self.locate.grid_step_m),
             ("locate.weak_scale_db", self.locate.weak_scale_db),
-            ("locate.weaker_weight", self.locate.weaker_weight),
             (
                 "locate.default_path_loss_exponent",
                 self.locate.default_path_loss_exponent,

@@ -19,9 +19,6 @@ pub(super) struct Term {
     pub excess: f64,
     pub slope: f64,
     pub weight: f64,
-    /// Weight of a residual where the level reads weaker than expected,
-    /// relative to `weight`.
-    pub weaker: f64,
 }
 
 /// `10 log10(d)` from every anchor to every cell of a grid over the floor.
@@ -146,8 +143,6 @@ impl Grid {
             let table = &self.loss[t.anchor * cells..(t.anchor + 1) * cells];
             #[allow(clippy::cast_possible_truncation)]
             let (excess, slope, weight) = (t.excess as f32, t.slope as f32, t.weight as f32);
-            #[allow(clippy::cast_possible_truncation)]
-            let weaker = (t.weight * t.weaker) as f32;
             for (row, iy) in (y0..=y1).enumerate() {
                 let cells_of_row = iy * self.nx + x0..=iy * self.nx + x1;
                 let losses = &table[cells_of_row.clone()];
@@ -155,14 +150,14 @@ impl Grid {
                 if self.offset.is_empty() {
                     for (c, l) in costs.iter_mut().zip(losses) {
                         let e = excess + slope * l;
-                        *c += if e < 0.0 { weaker } else { weight } * e * e;
+                        *c += weight * e * e;
                     }
                 } else {
                     let offsets = &self.offset[t.anchor * cells..(t.anchor + 1) * cells];
                     let offsets = &offsets[cells_of_row];
                     for ((c, l), o) in costs.iter_mut().zip(losses).zip(offsets) {
                         let e = excess + slope * l - o;
-                        *c += if e < 0.0 { weaker } else { weight } * e * e;
+                        *c += weight * e * e;
                     }
                 }
             }

@@ -33,10 +33,12 @@ pub struct MotionConfig {
     pub restart_after_s: f64,
     /// Seconds a track is held at a shelf that the fixes lie beyond before
     /// it may jump across. Shoppers walk round shelves, not through them:
-    /// fixes that scatter over a 1.2 m gondola into the next aisle should
-    /// not carry the track there, while a shopper who walked round the end
-    /// is followed along the way. A track started on the wrong side still
-    /// gets across after this long. Default 10.
+    /// a track that would pass through one stops short of it, its velocity
+    /// zeroed, and follows the fixes over only once they have lain beyond
+    /// it this long. Default 1 (two fixes): on the simulated demo store
+    /// (mean of five runs) 0.5 to 2 s put 86-87% of settled samples in the
+    /// right zone against 82% without the hold; 3 s gave 82%, 10 s 72%, as
+    /// a track started or pulled to the wrong side stays there too long.
     pub cross_shelf_after_s: f64,
 }
 
