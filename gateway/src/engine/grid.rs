@@ -32,8 +32,8 @@ pub(super) struct Grid {
     loss: Vec<f32>,
     /// Shadowing offsets, dB, laid out as `loss`; empty without a map.
     offset: Vec<f32>,
-    /// Cells nobody can stand in (inside a shelf), by cell index; empty
-    /// when every cell is open.
+    /// Cells nobody can stand in (inside a shelf), by cell index in
+    /// ascending order; empty when every cell is open.
     blocked: Vec<usize>,
 }
 
@@ -132,10 +132,13 @@ impl Grid {
         let width = x1 - x0 + 1;
         cost.clear();
         cost.resize(width * (y1 - y0 + 1), 0.0);
-        for &i in &self.blocked {
-            let (ix, iy) = (i % self.nx, i / self.nx);
-            if (x0..=x1).contains(&ix) && (y0..=y1).contains(&iy) {
-                cost[(iy - y0) * width + ix - x0] = f32::INFINITY;
+        // `blocked` is in cell order: each row's run is two binary searches.
+        for iy in y0..=y1 {
+            let (first, last) = (iy * self.nx + x0, iy * self.nx + x1);
+            let from = self.blocked.partition_point(|&i| i < first);
+            let to = self.blocked.partition_point(|&i| i <= last);
+            for &i in &self.blocked[from..to] {
+                cost[(iy - y0) * width + i - first] = f32::INFINITY;
             }
         }
         let cells = self.nx * self.ny;
