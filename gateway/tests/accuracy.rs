@@ -39,6 +39,7 @@ struct Shopper {
     truth_before: Option<Option<Arc<str>>>,
 }
 
+#[derive(Default)]
 struct Score {
     counted: u32,
     correct: u32,
@@ -64,6 +65,40 @@ struct Score {
     wrong_by_age: [u32; 3],
     /// Wrong samples by (true zone, engine zone).
     confusion: std::collections::BTreeMap<(String, String), u32>,
+}
+
+impl Score {
+    /// Counts one settled sample: the true zone, the engine's (outer `None`:
+    /// not placed yet), the true zone before this one, and how long the
+    /// true zone has been settled, seconds.
+    #[allow(clippy::option_option)]
+    fn judge(
+        &mut self,
+        truth: Option<&str>,
+        engine: Option<Option<&str>>,
+        before: Option<Option<&str>>,
+        settled_for: f64,
+    ) {
+        let named = |z: Option<&str>| z.unwrap_or("-").to_owned();
+        self.counted += 1;
+        let tally = self.by_zone.entry(named(truth)).or_default();
+        tally.0 += 1;
+        if engine == Some(truth) {
+            self.correct += 1;
+            tally.1 += 1;
+            return;
+        }
+        if engine == Some(None) {
+            self.engine_none += 1;
+        }
+        let age = usize::from(settled_for >= 5.0) + usize::from(settled_for >= 15.0);
+        self.wrong_by_age[age] += 1;
+        let key = (named(truth), engine.map_or("?".to_owned(), named));
+        *self.confusion.entry(key).or_default() += 1;
+        if engine.is_some() && engine == before {
+            self.lagging += 1;
+        }
+    }
 }
 
 /// The demo store's layout with each anchor fitted, as `aisle calibrate`
@@ -147,21 +182,7 @@ fn run_radio(
     let mut state: HashMap<String, Shopper> = HashMap::new();
     let mut out = Vec::new();
     let mut next_tick = f64::NEG_INFINITY;
-    let mut score = Score {
-        counted: 0,
-        correct: 0,
-        engine_none: 0,
-        engine_changes: 0,
-        truth_changes: 0,
-        errors: Vec::new(),
-        positions: 0,
-        positions_outside: 0,
-        worst_excess: (String::new(), 0, 0),
-        lagging: 0,
-        by_zone: std::collections::BTreeMap::new(),
-        wrong_by_age: [0; 3],
-        confusion: std::collections::BTreeMap::new(),
-    };
+    let mut score = Score::default();
     for event in sim {
         let ts = event.ts();
         if next_tick == f64::NEG_INFINITY {
@@ -193,39 +214,12 @@ fn run_radio(
                     entry.truth_since = t.ts;
                 }
                 if t.ts - entry.truth_since >= settle {
-                    score.counted += 1;
                     let engine_zone = entry
                         .engine_zone
                         .map(|z| z.map(|z| zone_ids[usize::from(z.0)].as_str()));
-                    let right = engine_zone == Some(zone.as_deref());
-                    let tally = score
-                        .by_zone
-                        .entry(zone.as_deref().unwrap_or("-").to_owned())
-                        .or_default();
-                    tally.0 += 1;
-                    match engine_zone {
-                        Some(z) if z == zone.as_deref() => score.correct += 1,
-                        Some(None) => score.engine_none += 1,
-                        _ => {}
-                    }
-                    if !right {
-                        let age = t.ts - entry.truth_since - settle;
-                        score.wrong_by_age[usize::from(age >= 5.0) + usize::from(age >= 15.0)] += 1;
-                        let before = entry.truth_before.as_ref().map(|b| b.as_deref());
-                        let named = |z: Option<&str>| z.unwrap_or("-").to_owned();
-                        *score
-                            .confusion
-                            .entry((
-                                named(zone.as_deref()),
-                                engine_zone.map_or("?".to_owned(), named),
-                            ))
-                            .or_default() += 1;
-                        if engine_zone.is_some() && engine_zone == before {
-                            score.lagging += 1;
-                        }
-                    } else {
-                        tally.1 += 1;
-                    }
+                    let before = entry.truth_before.as_ref().map(|b| b.as_deref());
+                    let settled_for = t.ts - entry.truth_since - settle;
+                    score.judge(zone.as_deref(), engine_zone, before, settled_for);
                 }
             }
         }

@@ -106,10 +106,11 @@ impl Grid {
         let at =
             |x: usize, y: usize| f64::from(table[(y * self.nx + x).min(self.nx * self.ny - 1)]);
         let (x1, y1) = ((ix + 1).min(self.nx - 1), (iy + 1).min(self.ny - 1));
-        let (a, b, c, d) = (at(ix, iy), at(x1, iy), at(ix, y1), at(x1, y1));
-        let value = (1.0 - fy) * ((1.0 - fx) * a + fx * b) + fy * ((1.0 - fx) * c + fx * d);
-        let dx = ((1.0 - fy) * (b - a) + fy * (d - c)) / self.step;
-        let dy = ((1.0 - fx) * (c - a) + fx * (d - b)) / self.step;
+        // The four corners: low/high x, low/high y.
+        let (ll, hl, lh, hh) = (at(ix, iy), at(x1, iy), at(ix, y1), at(x1, y1));
+        let value = (1.0 - fy) * ((1.0 - fx) * ll + fx * hl) + fy * ((1.0 - fx) * lh + fx * hh);
+        let dx = ((1.0 - fy) * (hl - ll) + fy * (hh - lh)) / self.step;
+        let dy = ((1.0 - fx) * (lh - ll) + fx * (hh - hl)) / self.step;
         (value, dx, dy)
     }
 
