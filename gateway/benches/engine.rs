@@ -8,6 +8,7 @@
 //! locate interval that is one position fix per ~6 sightings. The engine
 //! is warmed with 3 s of sightings (every device tracked, its filters full)
 //! and each iteration runs the next 2 s (237,073 sightings) on a copy of it.
+//! A third run puts a gondola between each two aisles.
 //! The bytes of state per device are printed from the engine's own count
 //! (`Engine::state_bytes`: slot vector, boxed tracks, filter capacities).
 
@@ -56,6 +57,7 @@ fn store() -> Layout {
         anchors,
         zones,
         shadowing: None,
+        shelves: Vec::new(),
     }
 }
 
@@ -185,6 +187,27 @@ fn observe(c: &mut Criterion) {
     run(
         &mut group,
         "record_only_10k_devices_50_anchors",
+        &warm,
+        &stream,
+    );
+    // The same store with a gondola between each two aisles: the locator
+    // then carries the shelves' loss per cell, keeps fixes out of them and
+    // stops tracks at them. (The walks ignore them: the cost is the same.)
+    let mut shelved = layout.clone();
+    shelved.shelves = (1..10)
+        .map(|i| {
+            let x = 7.0 * f64::from(i);
+            aisle_gateway::layout::Shelf {
+                min: [x - 0.6, 2.0],
+                max: [x + 0.6, 33.0],
+                height: None,
+            }
+        })
+        .collect();
+    let (warm, stream) = setup(&shelved, EngineConfig::default());
+    run(
+        &mut group,
+        "observe_10k_devices_50_anchors_shelves",
         &warm,
         &stream,
     );

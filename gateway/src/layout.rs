@@ -20,6 +20,11 @@
 //! id = "A1"
 //! name = "Meat counter"    # optional
 //! polygon = [[0.0, 0.0], [6.89, 0.0], [6.89, 5.88], [0.0, 5.88]]
+//!
+//! [[shelf]]                # optional: shelving runs, counters, walls
+//! min = [3.0, 4.5]         # corner with the smallest x and y, metres
+//! max = [4.2, 11.0]
+//! height = 1.8             # optional, metres (default 1.8, a gondola)
 //! ```
 //!
 //! A layout is checked as a whole when it is read; every problem names the
@@ -29,6 +34,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+mod shelf;
+pub use shelf::{DEFAULT_SHELF_HEIGHT_M, Shelf};
 
 /// A point on the floor plan, metres.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -232,6 +240,9 @@ pub struct Layout {
     /// The zones.
     #[serde(rename = "zone", default)]
     pub zones: Vec<Zone>,
+    /// Shelves and other obstacles, when the layout says where they stand.
+    #[serde(rename = "shelf", default, skip_serializing_if = "Vec::is_empty")]
+    pub shelves: Vec<Shelf>,
     /// Calibrated shadowing, when `aisle calibrate` measured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadowing: Option<ShadowingMap>,
@@ -363,6 +374,27 @@ impl Layout {
                 return Err((format!("{key}.id"), format!("duplicate zone id {:?}", z.id)));
             }
             check_polygon(z).map_err(|r| (format!("{key}.polygon"), r))?;
+        }
+        for (i, s) in self.shelves.iter().enumerate() {
+            let key = format!("shelf[{i}]");
+            let finite = s
+                .min
+                .iter()
+                .chain(&s.max)
+                .chain(&s.height)
+                .all(|v| v.is_finite());
+            if !finite {
+                return Err((key, "holds a number that is not finite".into()));
+            }
+            if s.min[0] >= s.max[0] || s.min[1] >= s.max[1] {
+                return Err((key, "min must be below and left of max".into()));
+            }
+            if !(0.0..=10.0).contains(&s.height_m()) {
+                return Err((
+                    format!("{key}.height"),
+                    format!("{} is outside 0..=10 m", s.height_m()),
+                ));
+            }
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate};
 use aisle_gateway::engine::{DeviceTable, Engine, EngineConfig, Output, ZoneIdx};
 use aisle_gateway::layout::{Layout, Point};
 use aisle_gateway::record::RecordedSighting;
+use aisle_gateway::sim::radio::RadioConfig;
 use aisle_gateway::sim::store::FloorPlan;
 use aisle_gateway::sim::{Event, SimConfig, Simulator};
 
@@ -34,8 +35,11 @@ struct Shopper {
     truth_zone: Option<Option<Arc<str>>>,
     truth_since: f64,
     truth_changes: u32,
+    /// The true zone before the current one.
+    truth_before: Option<Option<Arc<str>>>,
 }
 
+#[derive(Default)]
 struct Score {
     counted: u32,
     correct: u32,
@@ -52,6 +56,49 @@ struct Score {
     /// The shopper whose engine zone changed most often beyond the truth's:
     /// (name, engine changes, true changes).
     worst_excess: (String, u32, u32),
+    /// Wrong samples where the engine still had the shopper's previous
+    /// true zone: lag after a move rather than a wrong position.
+    lagging: u32,
+    /// Per true zone (None: outside all): (counted, correct).
+    by_zone: std::collections::BTreeMap<String, (u32, u32)>,
+    /// Wrong samples by seconds since the true zone settled: 0-5, 5-15, 15+.
+    wrong_by_age: [u32; 3],
+    /// Wrong samples by (true zone, engine zone).
+    confusion: std::collections::BTreeMap<(String, String), u32>,
+}
+
+impl Score {
+    /// Counts one settled sample: the true zone, the engine's (outer `None`:
+    /// not placed yet), the true zone before this one, and how long the
+    /// true zone has been settled, seconds.
+    #[allow(clippy::option_option)]
+    fn judge(
+        &mut self,
+        truth: Option<&str>,
+        engine: Option<Option<&str>>,
+        before: Option<Option<&str>>,
+        settled_for: f64,
+    ) {
+        let named = |z: Option<&str>| z.unwrap_or("-").to_owned();
+        self.counted += 1;
+        let tally = self.by_zone.entry(named(truth)).or_default();
+        tally.0 += 1;
+        if engine == Some(truth) {
+            self.correct += 1;
+            tally.1 += 1;
+            return;
+        }
+        if engine == Some(None) {
+            self.engine_none += 1;
+        }
+        let age = usize::from(settled_for >= 5.0) + usize::from(settled_for >= 15.0);
+        self.wrong_by_age[age] += 1;
+        let key = (named(truth), engine.map_or("?".to_owned(), named));
+        *self.confusion.entry(key).or_default() += 1;
+        if engine.is_some() && engine == before {
+            self.lagging += 1;
+        }
+    }
 }
 
 /// The demo store's layout with each anchor fitted, as `aisle calibrate`
@@ -97,6 +144,24 @@ fn run(
     engine_layout: Option<&Layout>,
     config: EngineConfig,
 ) -> Score {
+    run_radio(
+        shoppers,
+        minutes,
+        seed,
+        engine_layout,
+        config,
+        RadioConfig::default(),
+    )
+}
+
+fn run_radio(
+    shoppers: usize,
+    minutes: f64,
+    seed: u64,
+    engine_layout: Option<&Layout>,
+    config: EngineConfig,
+    radio: RadioConfig,
+) -> Score {
     let plan = FloorPlan::demo();
     let settle = config.presence.confirm_s + config.zone.confirm_s;
     let mut engine = Engine::new(engine_layout.unwrap_or(&plan.layout), config).unwrap();
@@ -108,6 +173,7 @@ fn run(
             shoppers,
             minutes,
             seed,
+            radio,
             ..SimConfig::default()
         },
     )
@@ -116,17 +182,7 @@ fn run(
     let mut state: HashMap<String, Shopper> = HashMap::new();
     let mut out = Vec::new();
     let mut next_tick = f64::NEG_INFINITY;
-    let mut score = Score {
-        counted: 0,
-        correct: 0,
-        engine_none: 0,
-        engine_changes: 0,
-        truth_changes: 0,
-        errors: Vec::new(),
-        positions: 0,
-        positions_outside: 0,
-        worst_excess: (String::new(), 0, 0),
-    };
+    let mut score = Score::default();
     for event in sim {
         let ts = event.ts();
         if next_tick == f64::NEG_INFINITY {
@@ -153,19 +209,17 @@ fn run(
                     if entry.truth_zone.is_some() {
                         entry.truth_changes += 1;
                     }
+                    entry.truth_before = entry.truth_zone.take();
                     entry.truth_zone = Some(zone.clone());
                     entry.truth_since = t.ts;
                 }
                 if t.ts - entry.truth_since >= settle {
-                    score.counted += 1;
                     let engine_zone = entry
                         .engine_zone
                         .map(|z| z.map(|z| zone_ids[usize::from(z.0)].as_str()));
-                    match engine_zone {
-                        Some(z) if z == zone.as_deref() => score.correct += 1,
-                        Some(None) => score.engine_none += 1,
-                        _ => {}
-                    }
+                    let before = entry.truth_before.as_ref().map(|b| b.as_deref());
+                    let settled_for = t.ts - entry.truth_since - settle;
+                    score.judge(zone.as_deref(), engine_zone, before, settled_for);
                 }
             }
         }
@@ -198,26 +252,32 @@ fn run(
 }
 
 /// The target is 95%. Measured with the default settings on this run
-/// (10 shoppers, 6 minutes, seed 21): 81.5% of 1483 settled samples, with a
-/// median position error of 1.57 m (p90 3.65 m) in a store whose aisles are
-/// 2.4 m wide. Seeds 7 and 3 give 72.7% and 83.6%. What is left is mostly
-/// the next zone over: fixes that land across a shelf in the neighbouring
-/// aisle for longer than the zone confirmation.
+/// (10 shoppers, 6 minutes, seed 21): 87.5% of 1483 settled samples, with a
+/// median position error of 1.46 m (p90 3.49 m) in a store whose aisles are
+/// 2.4 m wide; the engine changes zone 65 times for the shoppers' 88. What
+/// is left is mostly the next aisle over for 15 s and more: the radio's
+/// slow shadowing (4 dB a link, decorrelating over 30 s standing still)
+/// holds a standing shopper's fixes a metre or two off for that long (see
+/// `the_radio_s_shadowing_is_what_is_left`).
 ///
-/// Before the default path-loss exponent went from 2.0 to 3.0, narrow zones
-/// got a smaller hysteresis margin and fixes just outside every zone took
-/// the nearest one (see `ZoneConfig`), this was 21.0% with a median error
-/// of 3.17 m and three quarters of the fixes in no zone.
+/// Steps that got here from 81.5% (1.57 m), on this run: the layout's
+/// shelves in the locator (their loss in the expected levels, no fix or
+/// track inside one) 80.9%; tracks that walk round shelves rather than
+/// through them 86.2%; a track parked outside every zone taking the nearest
+/// within reach 88.2%; the solver following the shelves' loss off the grid
+/// (it had stalled on the grid cell it started from) with 2 dB a shelf
+/// rather than 3, 87.5%, and 88.2% against 88.0% over five runs.
 ///
 /// The demo layout carries no radio model: its anchors have positions and
 /// heights only, no `rssi_at_1m` or `path_loss_exponent`, so the engine
 /// runs on its own defaults, as in a store not yet calibrated, and not on
-/// the simulator's parameters. This test holds what is achieved with a
-/// margin, so a regression shows.
-const ACHIEVED: f64 = 0.75;
+/// the simulator's parameters (its shelf loss is 2 dB against the
+/// simulator's 5, its exponent 3.0 against 2.2). This test holds what is
+/// achieved with a margin, so a regression shows.
+const ACHIEVED: f64 = 0.84;
 
-/// Median position error held, metres (measured 1.57).
-const ACHIEVED_MEDIAN_M: f64 = 1.8;
+/// Median position error held, metres (measured 1.46).
+const ACHIEVED_MEDIAN_M: f64 = 1.65;
 
 fn report(s: &mut Score) -> f64 {
     let share = f64::from(s.correct) / f64::from(s.counted);
@@ -243,6 +303,12 @@ fn report(s: &mut Score) -> f64 {
         percentile(0.9),
         f64::from(s.positions_outside) * 100.0 / f64::from(s.positions),
     );
+    eprintln!(
+        "wrong: {} still in the previous true zone; by seconds settled 0-5 / 5-15 / 15+: {:?}; \
+         per true zone (counted, right): {:?}",
+        s.lagging, s.wrong_by_age, s.by_zone
+    );
+    eprintln!("wrong (true, engine): {:?}", s.confusion);
     share
 }
 
@@ -255,7 +321,7 @@ fn zones_are_right_after_settling_and_do_not_flap() {
     let median = s.errors[s.errors.len() / 2];
     assert!(median <= ACHIEVED_MEDIAN_M, "median error {median:.2} m");
     // No flapping: the engine changes zone no more often than the shoppers
-    // do (measured: 48 changes against 88; 39 before the changes above),
+    // do (measured: 65 changes against 88; 48 before the changes above),
     // overall and for every shopper but by two.
     assert!(
         s.engine_changes <= s.truth_changes,
@@ -272,16 +338,74 @@ fn zones_are_right_after_settling_and_do_not_flap() {
 
 /// Anchors fitted from a simulated reference walk (another seed): the
 /// simulated shelves make the path loss steeper than free space (fitted
-/// exponents 2.0 to 3.1). Measured: 73.6% of settled samples in the right
-/// zone, median error 1.74 m (39.6% and 1.74 m with the old zone settings).
-/// With the engine's default exponent of 3.0 the uncalibrated demo store
-/// does as well or better (81.5%): a fit from a few minutes of walking
-/// leaves each anchor's exponent a few tenths off.
+/// exponents 2.0 to 3.1). Measured: 88.4% of settled samples in the right
+/// zone, median error 1.51 m (73.6% and 1.74 m before the locator knew the
+/// shelves; 39.6% with the old zone settings).
 #[test]
 fn calibrated_anchors_place_shoppers_better() {
     let calibrated = calibrated_demo(99);
     let mut s = run(10, 6.0, 21, Some(&calibrated), EngineConfig::default());
     let share = report(&mut s);
-    assert!(share >= 0.65, "zone correct {:.1}%", share * 100.0);
+    assert!(share >= ACHIEVED, "zone correct {:.1}%", share * 100.0);
     assert!(s.engine_changes <= s.truth_changes + s.truth_changes / 10);
 }
+
+/// Other seeds, other shoppers: measured 88.6%, 89.4%, 88.6% and 87.0%
+/// (seeds 7, 3, 11, 5; the engine changing zone 58 to 64 times for 85 to
+/// 92 true changes).
+#[test]
+fn other_runs_do_as_well() {
+    for seed in [7, 3, 11, 5] {
+        let mut s = run(10, 6.0, seed, None, EngineConfig::default());
+        let share = report(&mut s);
+        assert!(
+            share >= ACHIEVED - 0.02,
+            "seed {seed}: {:.1}%",
+            share * 100.0
+        );
+        assert!(s.engine_changes <= s.truth_changes, "seed {seed}");
+    }
+}
+
+/// What keeps the store short of 95%: the same runs with the simulator's
+/// shadowing turned off reach 92.4% (mean of five), and with a clean radio
+/// (no shadowing, fading, body or phone differences, no sensitivity floor)
+/// 96.5%, where what is left is the lag of the filters and the
+/// zone confirmation behind a shopper who has just moved.
+#[test]
+fn the_radio_s_shadowing_is_what_is_left() {
+    let quiet = RadioConfig {
+        shadowing_sigma_db: 0.0,
+        ..RadioConfig::default()
+    };
+    let clean = RadioConfig {
+        shadowing_sigma_db: 0.0,
+        rician_k: 1000.0,
+        body_loss_db: 0.0,
+        phone_offset_sigma_db: 0.0,
+        sensitivity_dbm: -127.0,
+        ..RadioConfig::default()
+    };
+    let mut shares = Vec::new();
+    for radio in [quiet, clean] {
+        let mut sum = 0.0;
+        for seed in [21, 7, 3, 11, 5] {
+            let mut s = run_radio(10, 6.0, seed, None, EngineConfig::default(), radio.clone());
+            sum += report(&mut s);
+            assert!(s.engine_changes <= s.truth_changes, "seed {seed}");
+        }
+        shares.push(sum / 5.0);
+    }
+    eprintln!(
+        "mean of five runs: no shadowing {:.1}%, clean radio {:.1}%",
+        shares[0] * 100.0,
+        shares[1] * 100.0
+    );
+    assert!(shares[0] >= NO_SHADOWING, "{shares:?}");
+    assert!(shares[1] >= CLEAN, "{shares:?}");
+}
+
+/// Measured 92.4% (each run 86.0% to 95.0%).
+const NO_SHADOWING: f64 = 0.89;
+/// Measured 96.5% (94.8% to 98.7%).
+const CLEAN: f64 = 0.94;

@@ -294,8 +294,9 @@ fn reference_room_cross_validated_by_point() {
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
     );
-    // Measured: 1.76 m / 3.71 m per point, 1.80 m / 4.89 m through the
-    // engine, 69% in the right zone; the plain model (no shadowing map) on
+    // Measured: 1.74 m / 3.65 m per point, 1.81 m / 4.62 m through the
+    // engine, 69% in the right zone (1.76 / 3.71 and 1.80 / 4.89 before the
+    // solver took the map's gradient); the plain model (no shadowing map) on
     // the same folds gives 2.07 m / 4.92 m per point. Before shadowing maps
     // and interquartile-mean calibration: 2.13 m / 5.66 m per point, 2.19 m
     // / 5.97 m and 66% through the engine. What is left is shadowing the

@@ -65,6 +65,10 @@ impl EngineConfig {
             ("motion.max_speed_mps", self.motion.max_speed_mps),
             ("motion.gate_sigma", self.motion.gate_sigma),
             ("motion.restart_after_s", self.motion.restart_after_s),
+            (
+                "motion.cross_shelf_after_s",
+                self.motion.cross_shelf_after_s,
+            ),
             ("presence.dwell_every_s", self.presence.dwell_every_s),
             ("presence.absence_s", self.presence.absence_s),
         ];
@@ -76,6 +80,7 @@ impl EngineConfig {
             ("locate.device_height_m", self.locate.device_height_m),
             ("locate.search_margin_m", self.locate.search_margin_m),
             ("locate.bounds_margin_m", self.locate.bounds_margin_m),
+            ("locate.shelf_loss_db", self.locate.shelf_loss_db),
             ("motion.accel_noise", self.motion.accel_noise),
             ("zone.margin_m", self.zone.margin_m),
             ("zone.confirm_s", self.zone.confirm_s),

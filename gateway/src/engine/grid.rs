@@ -32,6 +32,9 @@ pub(super) struct Grid {
     loss: Vec<f32>,
     /// Shadowing offsets, dB, laid out as `loss`; empty without a map.
     offset: Vec<f32>,
+    /// Cells nobody can stand in (inside a shelf), by cell index in
+    /// ascending order; empty when every cell is open.
+    blocked: Vec<usize>,
 }
 
 impl Grid {
@@ -57,6 +60,7 @@ impl Grid {
             ny,
             loss,
             offset: Vec::new(),
+            blocked: Vec::new(),
         }
     }
 
@@ -75,11 +79,19 @@ impl Grid {
         }
     }
 
-    /// The shadowing offset of `anchor` at `p`, dB: bilinear between the
-    /// cells around it, 0 without a map.
-    pub fn offset(&self, anchor: usize, p: Point) -> f64 {
+    /// Takes the cells whose centre `blocked` says is off the floor out of
+    /// the search.
+    pub fn block(&mut self, blocked: impl Fn(Point) -> bool) {
+        self.blocked = (0..self.nx * self.ny)
+            .filter(|&i| blocked(cell_point(self.origin, self.step, i % self.nx, i / self.nx)))
+            .collect();
+    }
+
+    /// The offset of `anchor` at `p`, dB, and its gradient, dB/m: bilinear
+    /// between the cells around it, 0 without offsets.
+    pub fn offset(&self, anchor: usize, p: Point) -> (f64, f64, f64) {
         if self.offset.is_empty() {
-            return 0.0;
+            return (0.0, 0.0, 0.0);
         }
         #[allow(clippy::cast_precision_loss)]
         let split = |v: f64, origin: f64, n: usize| {
@@ -94,8 +106,12 @@ impl Grid {
         let at =
             |x: usize, y: usize| f64::from(table[(y * self.nx + x).min(self.nx * self.ny - 1)]);
         let (x1, y1) = ((ix + 1).min(self.nx - 1), (iy + 1).min(self.ny - 1));
-        (1.0 - fy) * ((1.0 - fx) * at(ix, iy) + fx * at(x1, iy))
-            + fy * ((1.0 - fx) * at(ix, y1) + fx * at(x1, y1))
+        // The four corners: low/high x, low/high y.
+        let (ll, hl, lh, hh) = (at(ix, iy), at(x1, iy), at(ix, y1), at(x1, y1));
+        let value = (1.0 - fy) * ((1.0 - fx) * ll + fx * hl) + fy * ((1.0 - fx) * lh + fx * hh);
+        let dx = ((1.0 - fy) * (hl - ll) + fy * (hh - lh)) / self.step;
+        let dy = ((1.0 - fx) * (lh - ll) + fx * (hh - hl)) / self.step;
+        (value, dx, dy)
     }
 
     /// The cell with the least weighted squared residual among those
@@ -117,6 +133,15 @@ impl Grid {
         let width = x1 - x0 + 1;
         cost.clear();
         cost.resize(width * (y1 - y0 + 1), 0.0);
+        // `blocked` is in cell order: each row's run is two binary searches.
+        for iy in y0..=y1 {
+            let (first, last) = (iy * self.nx + x0, iy * self.nx + x1);
+            let from = self.blocked.partition_point(|&i| i < first);
+            let to = self.blocked.partition_point(|&i| i <= last);
+            for &i in &self.blocked[from..to] {
+                cost[(iy - y0) * width + i - first] = f32::INFINITY;
+            }
+        }
         let cells = self.nx * self.ny;
         for t in terms {
             let table = &self.loss[t.anchor * cells..(t.anchor + 1) * cells];

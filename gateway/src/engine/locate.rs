@@ -70,6 +70,17 @@ pub struct LocateConfig {
     /// longer changes the right zone there, and it widened the 90th
     /// percentile per-point error on the reference room from 3.7 to 4.1 m.)
     pub bounds_margin_m: f64,
+    /// Loss through each shelf of the layout between a phone and an anchor,
+    /// dB: the expected RSSI of a position behind shelving drops by this
+    /// much per shelf crossed below its top. Goods and metal shelving at
+    /// 2.4 GHz take a few dB to well over ten, but an uncalibrated anchor's
+    /// steep default exponent (3.0) already charges distance for part of
+    /// it. Default 2: on the simulated demo store (5 dB a shelf, exponent
+    /// 2.2) the share of settled samples in the right zone, mean of five
+    /// runs, is 85.0% with no shelf loss, 88.2% with 2 dB, 85.5% with 3,
+    /// 84.9% with 4, 82.5% with 5 and 77.2% with 8. Layouts without shelves
+    /// ignore it.
+    pub shelf_loss_db: f64,
 }
 
 impl Default for LocateConfig {
@@ -85,6 +96,7 @@ impl Default for LocateConfig {
             grid_step_m: 1.0,
             search_margin_m: 4.0,
             bounds_margin_m: 1.0,
+            shelf_loss_db: 2.0,
         }
     }
 }
@@ -186,6 +198,7 @@ pub struct Locator {
     lo: Point,
     hi: Point,
     grid: Grid,
+    shelves: Vec<crate::layout::Shelf>,
     terms: Vec<Term>,
     cost: Vec<f32>,
 }
@@ -213,16 +226,40 @@ impl Locator {
             Point::new(hi.x + m, hi.y + m),
         );
         let mut grid = Grid::new(&models, lo, hi, config.grid_step_m);
-        if !shadowing.is_empty() {
+        let shelves = layout.shelves.clone();
+        let loss = config.shelf_loss_db;
+        let shelf_loss = |a: usize, p: Point| {
+            let m: &RadioModel = &models[a];
+            let (phone_z, anchor_z) = (config.device_height_m, config.device_height_m + m.dz);
+            let anchor = Point::new(m.x, m.y);
+            let crossed = shelves
+                .iter()
+                .filter(|s| s.blocks(p, phone_z, anchor, anchor_z))
+                .count();
+            #[allow(clippy::cast_precision_loss)] // a few shelves
+            let crossed = crossed as f64;
+            loss * crossed
+        };
+        let with_shelves = !shelves.is_empty() && loss > 0.0;
+        if !shadowing.is_empty() || with_shelves {
             let samples = shadowing.per_anchor(layout);
-            grid.set_offsets(models.len(), |a, p| shadowing.offset_at(&samples[a], p));
+            grid.set_offsets(models.len(), |a, p| {
+                let shadow = if shadowing.is_empty() {
+                    0.0
+                } else {
+                    shadowing.offset_at(&samples[a], p)
+                };
+                shadow - if with_shelves { shelf_loss(a, p) } else { 0.0 }
+            });
         }
+        grid.block(|p| shelves.iter().any(|s| s.contains(p)));
         Locator {
             models,
             config,
             lo,
             hi,
             grid,
+            shelves,
             terms: Vec::new(),
             cost: Vec::new(),
         }
@@ -241,6 +278,45 @@ impl Locator {
             p.x.clamp(self.lo.x, self.hi.x),
             p.y.clamp(self.lo.y, self.hi.y),
         )
+    }
+
+    /// Keeps `p` within the bounds and out of the shelves: nobody stands
+    /// inside one, so a position there moves to just beyond its nearest
+    /// edge.
+    #[must_use]
+    pub fn place(&self, p: Point) -> Point {
+        // A shopper's centre keeps about half a body width from the goods.
+        const CLEARANCE_M: f64 = 0.3;
+        let p = self.clamp(p);
+        match self.shelves.iter().find(|s| s.contains(p)) {
+            Some(s) => self.clamp(s.push_out(p, CLEARANCE_M)),
+            None => p,
+        }
+    }
+
+    /// Where a walk from `from` to `to` must stop short of the first shelf
+    /// in its way, `clearance_m` before it; `None` when nothing is in the
+    /// way.
+    #[must_use]
+    pub fn walk_stop(&self, from: Point, to: Point, clearance_m: f64) -> Option<Point> {
+        let t = self
+            .shelves
+            .iter()
+            .filter_map(|s| s.entered(from, to))
+            .fold(f64::INFINITY, f64::min);
+        if !t.is_finite() {
+            return None;
+        }
+        let len = from.distance(to);
+        let k = if len > 0.0 {
+            ((t * len - clearance_m) / len).max(0.0)
+        } else {
+            0.0
+        };
+        Some(Point::new(
+            from.x + k * (to.x - from.x),
+            from.y + k * (to.y - from.y),
+        ))
     }
 
     /// A fix from `levels`, or `None` when there are none (or they name
@@ -267,7 +343,7 @@ impl Locator {
             k => {
                 let start = self.grid_search();
                 let (position, std_m, residual_db) = self.refine(start);
-                let position = self.clamp(position);
+                let position = self.place(position);
                 Some(Fix {
                     position,
                     std_m,
@@ -308,7 +384,7 @@ impl Locator {
         // does, beyond being within reach of both.
         let std_m = 0.25 * gap.max(2.0) + 1.0;
         Fix {
-            position: self.clamp(position),
+            position: self.place(position),
             std_m,
             confidence: confidence(2, std_m),
             anchors: 2,
@@ -339,20 +415,21 @@ impl Locator {
         for t in &self.terms {
             let m = &self.models[t.anchor];
             let d = m.distance(p);
-            // The shadowing offset varies over metres, the model's term over
-            // the distance itself: its gradient is left out of the Jacobian.
-            // Evaluating it at every step (rather than once per fix) costs
-            // 30% of the engine's throughput with a map (bench, 50 anchors)
-            // and buys 0.1 m of median error on the reference room.
-            let e = t.excess + 10.0 * t.slope * d.log10() - self.grid.offset(t.anchor, p);
+            // The offsets (shadowing map, shelves) enter the Jacobian too:
+            // a shelf's loss steps by several dB within a grid cell, and
+            // without its gradient the solver stalled on the cell it started
+            // from (noise-free simulated fixes sat on whole metres).
+            let (offset, ox, oy) = self.grid.offset(t.anchor, p);
+            let e = t.excess + 10.0 * t.slope * d.log10() - offset;
             let k = t.slope * DB_PER_LN / (d * d);
-            let (jx, jy) = (k * (p.x - m.x), k * (p.y - m.y));
-            cost += t.weight * e * e;
-            h[0] += t.weight * jx * jx;
-            h[1] += t.weight * jx * jy;
-            h[2] += t.weight * jy * jy;
-            g[0] += t.weight * jx * e;
-            g[1] += t.weight * jy * e;
+            let (jx, jy) = (k * (p.x - m.x) - ox, k * (p.y - m.y) - oy);
+            let w = t.weight;
+            cost += w * e * e;
+            h[0] += w * jx * jx;
+            h[1] += w * jx * jy;
+            h[2] += w * jy * jy;
+            g[0] += w * jx * e;
+            g[1] += w * jy * e;
         }
         (cost, h, g)
     }
@@ -372,7 +449,13 @@ impl Locator {
             let dx = -(a[2] * g[0] - a[1] * g[1]) / det;
             let dy = -(a[0] * g[1] - a[1] * g[0]) / det;
             let next = self.clamp(Point::new(p.x + dx, p.y + dy));
-            let (c, hn, gn) = self.normal_equations(next);
+            // Nobody stands inside a shelf: a step into one is a step that
+            // failed, so the fix stays on the side the grid search chose.
+            let (c, hn, gn) = if self.shelves.iter().any(|s| s.contains(next)) {
+                (f64::INFINITY, h, g)
+            } else {
+                self.normal_equations(next)
+            };
             if c < cost {
                 let moved = p.distance(next);
                 (p, cost, h, g) = (next, c, hn, gn);
@@ -405,131 +488,4 @@ impl Locator {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::engine::ids::AnchorIdx;
-    use crate::layout::Store;
-
-    pub(crate) fn square_room() -> Layout {
-        let anchor = |id: &str, x, y| Anchor {
-            id: id.into(),
-            x,
-            y,
-            z: Some(2.5),
-            rssi_at_1m: Some(-60.0),
-            path_loss_exponent: Some(2.2),
-        };
-        Layout {
-            store: Store {
-                id: "room".into(),
-                name: None,
-                timezone: "UTC".into(),
-            },
-            anchors: vec![
-                anchor("sw", 0.0, 0.0),
-                anchor("se", 12.0, 0.0),
-                anchor("ne", 12.0, 10.0),
-                anchor("nw", 0.0, 10.0),
-                anchor("mid", 6.0, 5.0),
-            ],
-            zones: vec![],
-            shadowing: None,
-        }
-    }
-
-    fn levels_at(locator: &Locator, p: Point, anchors: &[u16]) -> Vec<Level> {
-        anchors
-            .iter()
-            .map(|&a| Level {
-                anchor: AnchorIdx(a),
-                rssi: locator.models()[usize::from(a)].expected_rssi(p),
-                variance_db2: 4.0,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn exact_levels_locate_exactly() {
-        let mut locator = Locator::new(&square_room(), LocateConfig::default());
-        for p in [
-            Point::new(3.3, 2.7),
-            Point::new(10.5, 8.2),
-            Point::new(6.0, 5.0),
-        ] {
-            let levels = levels_at(&locator, p, &[0, 1, 2, 3, 4]);
-            let fix = locator.locate(&levels).unwrap();
-            assert!(fix.position.distance(p) < 0.05, "{p:?} -> {fix:?}");
-            assert!(fix.residual_db < 0.1);
-            assert!(fix.confidence > 0.25, "{fix:?}");
-        }
-    }
-
-    #[test]
-    fn a_shadowing_map_takes_a_shadowed_anchor_into_account() {
-        use crate::engine::shadowing::ShadowingSample;
-        // A wall weakens everything "sw" hears by 8 dB.
-        let samples = (0..=12)
-            .flat_map(|i| (0..=10).map(move |j| (f64::from(i), f64::from(j))))
-            .map(|(x, y)| ShadowingSample {
-                anchor: "sw".into(),
-                x,
-                y,
-                offset_db: -8.0,
-            })
-            .collect();
-        let map = ShadowingMap {
-            samples,
-            ..ShadowingMap::none()
-        };
-        let room = square_room();
-        let mut plain = Locator::new(&room, LocateConfig::default());
-        let mut mapped = Locator::with_shadowing(&room, LocateConfig::default(), &map);
-        let p = Point::new(4.0, 6.0);
-        let mut levels = levels_at(&plain, p, &[0, 1, 2, 3, 4]);
-        levels[0].rssi -= 8.0;
-        let off = plain.locate(&levels).unwrap().position.distance(p);
-        let on = mapped.locate(&levels).unwrap().position.distance(p);
-        assert!(off > 1.0 && on < 0.3, "without {off}, with {on}");
-    }
-
-    #[test]
-    fn fewer_than_three_anchors_fall_back_with_low_confidence() {
-        let mut locator = Locator::new(&square_room(), LocateConfig::default());
-        let p = Point::new(3.0, 0.5);
-        let one = locator.locate(&levels_at(&locator, p, &[0])).unwrap();
-        assert_eq!(one.position, Point::new(0.0, 0.0));
-        assert!(one.confidence < 0.2, "{one:?}");
-        let two = locator.locate(&levels_at(&locator, p, &[0, 1])).unwrap();
-        assert!(
-            (two.position.x - 3.0).abs() < 1.5 && two.position.y.abs() < 1e-9,
-            "{two:?}"
-        );
-        assert!(two.confidence < 0.4 && two.confidence > one.confidence);
-        assert_eq!(locator.locate(&[]), None);
-        let unknown = [Level {
-            anchor: AnchorIdx(99),
-            rssi: -60.0,
-            variance_db2: 1.0,
-        }];
-        assert_eq!(locator.locate(&unknown), None);
-    }
-
-    #[test]
-    fn fixes_stay_inside_the_bounds() {
-        let mut locator = Locator::new(&square_room(), LocateConfig::default());
-        // Everything very weak: the model would put the device far away.
-        let levels: Vec<_> = (0..5)
-            .map(|a| Level {
-                anchor: AnchorIdx(a),
-                rssi: -120.0,
-                variance_db2: 1.0,
-            })
-            .collect();
-        let fix = locator.locate(&levels).unwrap();
-        let p = fix.position;
-        assert!(
-            (-1.0..=13.0).contains(&p.x) && (-1.0..=11.0).contains(&p.y),
-            "{p:?}"
-        );
-    }
-}
+pub(crate) mod tests;

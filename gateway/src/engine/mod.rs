@@ -81,6 +81,9 @@ use zone::{ZoneMap, ZoneTracker};
 /// must recycle its table well before this.
 pub const MAX_DEVICE_ID: u32 = (1 << 22) - 1;
 
+/// How far a track held at a shelf stays from it, metres.
+const SHELF_CLEARANCE_M: f64 = 0.3;
+
 /// Why a sighting was skipped. Each is also counted in [`Counters`].
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 pub enum ObserveError {
@@ -162,6 +165,8 @@ struct Track {
     presence: Presence,
     last_fix: Option<f64>,
     last_heard: f64,
+    /// Since when the track has been held at a shelf, if it is.
+    held_since: Option<f64>,
     /// Counted per zone, never reported by identity.
     anonymous: bool,
 }
@@ -424,17 +429,37 @@ impl Engine {
         // When the track already lies within that reach, such a fix adds
         // nothing but a pull towards the anchor; many in a row (a phone
         // heard by few anchors for a while) would drag the track there.
-        let weak_agrees = fix.anchors < 3
-            && track.motion.started()
-            && track.motion.position().distance(fix.position) <= fix.std_m;
+        let started = track.motion.started();
+        let before = track.motion.position();
+        let weak_agrees = fix.anchors < 3 && started && before.distance(fix.position) <= fix.std_m;
         let p = if weak_agrees {
-            track.motion.position()
+            before
         } else {
             track
                 .motion
                 .update(ts, fix.position, fix.std_m, &config.motion)
         };
-        let p: Point = self.locator.clamp(p);
+        // The track walks round shelves: one that would pass through a
+        // shelf stops before it, until the fixes have lain beyond it for
+        // `cross_shelf_after_s`.
+        let stop = if started {
+            self.locator.walk_stop(before, p, SHELF_CLEARANCE_M)
+        } else {
+            None
+        };
+        let p = match stop {
+            Some(stop)
+                if ts - *track.held_since.get_or_insert(ts) < config.motion.cross_shelf_after_s =>
+            {
+                track.motion.stop_at(stop);
+                stop
+            }
+            _ => {
+                track.held_since = None;
+                p
+            }
+        };
+        let p: Point = self.locator.place(p);
         track.motion.set_position(p);
         let zone = track.zone.update(&self.zones, p, ts, &config.zone);
         out.push(Output::Position(Position {

@@ -311,3 +311,55 @@ fn a_shopper_on_a_zone_border_with_noisy_radio_does_not_flap() {
     let enters = presence(&out).iter().filter(|(k, _)| *k == Enter).count();
     assert!(enters <= 1, "{:?}", presence(&out));
 }
+
+#[test]
+fn a_track_stops_at_a_shelf_before_following_the_fixes_over_it() {
+    // A gondola down the room's middle, between the zones.
+    let mut layout = room();
+    layout.shelves = vec![crate::layout::Shelf {
+        min: [5.4, 2.0],
+        max: [6.6, 8.0],
+        height: None,
+    }];
+    let mut engine = Engine::new(&layout, EngineConfig::default()).unwrap();
+    let mut out = Vec::new();
+    let d = DeviceId(1);
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (100.0, 110.0),
+        |_| Point::new(3.0, 5.0),
+        &mut out,
+    );
+    // The fixes jump across the gondola at once.
+    walk(
+        &mut engine,
+        &layout,
+        d,
+        (110.0, 125.0),
+        |_| Point::new(9.0, 5.0),
+        &mut out,
+    );
+    let positions: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Position(p) => Some(*p),
+            Output::Presence(_) => None,
+        })
+        .collect();
+    let shelf = layout.shelves[0];
+    assert!(
+        positions
+            .iter()
+            .all(|p| !shelf.contains(Point::new(p.x, p.y))),
+        "{positions:?}"
+    );
+    // Held 0.3 m short of it first ...
+    let held = positions.iter().position(|p| (p.x - 5.1).abs() < 0.05);
+    let over = positions.iter().position(|p| p.x > 6.6);
+    assert!(held.is_some() && held < over, "{positions:?}");
+    // ... then over, into the other zone.
+    let last = positions.last().unwrap();
+    assert!(last.x > 8.0 && last.zone == Some(ZoneIdx(1)), "{last:?}");
+}

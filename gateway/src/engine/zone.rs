@@ -160,22 +160,35 @@ impl ZoneMap {
         }
     }
 
-    /// Where `p` clearly lies: deep inside a zone, or `within + margin`
-    /// outside every zone; `None` near an edge.
+    /// Where `p` clearly lies: deep inside a zone; outside every zone but
+    /// within `within` of one, the nearest; `within + margin` outside every
+    /// zone, outside; `None` near an edge.
     fn clearly_in(&self, p: Point, config: &ZoneConfig) -> Option<Place> {
         let (margin, within) = (config.margin_m, config.nearest_within_m);
-        let mut near_edge = false;
+        let mut inside_any = false;
         for (i, z) in self.indexed() {
-            let inside = z.contains(p);
-            let edge = z.distance_to_edge(p);
+            if !z.contains(p) {
+                continue;
+            }
             let narrow = (self.widths[usize::from(i.0)] - config.core_width_m) / 2.0;
             let deep = margin.min(narrow.max(0.0));
-            if inside && edge >= deep {
+            if z.distance_to_edge(p) >= deep {
                 return Some(Place::In(i));
             }
-            near_edge |= inside || edge < within + margin;
+            inside_any = true;
         }
-        (!near_edge).then_some(Place::Outside)
+        if inside_any {
+            return None;
+        }
+        // Outside every zone. The caller has found `p` farther than `within`
+        // from the current zone, so a zone within that reach has the better
+        // claim: without this a track parked a metre off the checkout stayed
+        // in the aisle it came from for as long as it stood there.
+        match self.nearest(p) {
+            Some((i, d)) if d <= within => Some(Place::In(i)),
+            Some((_, d)) if d < within + margin => None,
+            _ => Some(Place::Outside),
+        }
     }
 }
 
@@ -415,6 +428,29 @@ mod tests {
             far.update(&map, Point::new(3.0, 8.5), f64::from(i), &config);
         }
         assert_eq!(far.current(), None);
+    }
+
+    #[test]
+    fn a_track_parked_beyond_reach_of_its_zone_takes_the_one_near_it() {
+        let rect = |id: &str, x0: f64, x1: f64| Zone {
+            id: id.into(),
+            name: None,
+            polygon: vec![[x0, 0.0], [x1, 0.0], [x1, 4.0], [x0, 4.0]],
+        };
+        // Two zones with 5 m of floor in no zone between them.
+        let map = ZoneMap::new(&[rect("aisle", 0.0, 4.0), rect("checkout", 9.0, 14.0)]);
+        let config = ZoneConfig::default();
+        let mut t = ZoneTracker::default();
+        for i in 0..4 {
+            t.update(&map, Point::new(2.0, 2.0), f64::from(i), &config);
+        }
+        assert_eq!(t.current(), Some(ZoneIdx(0)));
+        // Parked a metre off the checkout, 4 m from the aisle: neither
+        // inside a zone nor far from every zone, yet the checkout's.
+        for i in 4..12 {
+            t.update(&map, Point::new(8.0, 2.0), f64::from(i), &config);
+        }
+        assert_eq!(t.current(), Some(ZoneIdx(1)));
     }
 
     #[test]

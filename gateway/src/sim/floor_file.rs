@@ -111,6 +111,10 @@ impl FloorPlan {
         } else if file.checkout.is_some() {
             plan.stops.retain(|id| Some(id) != plan.checkout.as_ref());
         }
+        if file.shelves.is_empty() {
+            // The layout's own shelves, if any, stand.
+            return Ok(plan);
+        }
         plan.shelves = file
             .shelves
             .iter()

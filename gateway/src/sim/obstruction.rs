@@ -8,7 +8,7 @@
 //! testing every shelf would be a dozen segment tests.
 
 use super::floor::CELL;
-use super::store::{FloorPlan, Shelf};
+use super::store::FloorPlan;
 use crate::layout::Point;
 
 /// Shelves crossed from each floor cell to each anchor.
@@ -46,7 +46,7 @@ impl ObstructionMap {
                     let n = plan
                         .shelves
                         .iter()
-                        .filter(|s| !s.contains(at) && blocks(s, phone, phone_height, at, z))
+                        .filter(|s| s.to_layout().blocks(phone, phone_height, at, z))
                         .count();
                     crossed.push(u8::try_from(n).unwrap_or(u8::MAX));
                 }
@@ -78,34 +78,6 @@ impl ObstructionMap {
             .copied()
             .unwrap_or(0)
     }
-}
-
-/// Whether the straight path from a phone at `p` (height `pz`) to an anchor
-/// at `a` (height `az`) passes through the shelf below its top.
-fn blocks(shelf: &Shelf, p: Point, pz: f64, a: Point, az: f64) -> bool {
-    // Slab clipping of the segment p + t (a - p), t in 0..=1.
-    let (dx, dy) = (a.x - p.x, a.y - p.y);
-    let (mut enter, mut exit) = (0.0_f64, 1.0_f64);
-    for (start, d, lo, hi) in [
-        (p.x, dx, shelf.min.x, shelf.max.x),
-        (p.y, dy, shelf.min.y, shelf.max.y),
-    ] {
-        if d.abs() < 1e-12 {
-            if start < lo || start > hi {
-                return false;
-            }
-        } else {
-            let (t0, t1) = ((lo - start) / d, (hi - start) / d);
-            enter = enter.max(t0.min(t1));
-            exit = exit.min(t0.max(t1));
-        }
-    }
-    if enter > exit {
-        return false;
-    }
-    // The path is lowest inside the shelf at one of its ends there.
-    let lowest = (pz + enter * (az - pz)).min(pz + exit * (az - pz));
-    lowest < shelf.height
 }
 
 #[cfg(test)]

@@ -59,6 +59,26 @@ impl Shelf {
         (self.min.x..=self.max.x).contains(&p.x) && (self.min.y..=self.max.y).contains(&p.y)
     }
 
+    /// The layout's entry for this shelf.
+    #[must_use]
+    pub fn to_layout(&self) -> crate::layout::Shelf {
+        crate::layout::Shelf {
+            min: [self.min.x, self.min.y],
+            max: [self.max.x, self.max.y],
+            height: Some(self.height),
+        }
+    }
+
+    /// The simulator's shelf for a layout's entry.
+    #[must_use]
+    pub fn of_layout(shelf: &crate::layout::Shelf) -> Self {
+        Shelf {
+            min: Point::new(shelf.min[0], shelf.min[1]),
+            max: Point::new(shelf.max[0], shelf.max[1]),
+            height: shelf.height_m(),
+        }
+    }
+
     /// Distance from `p` to the rectangle, 0 inside.
     #[must_use]
     pub fn distance(&self, p: Point) -> f64 {
@@ -113,8 +133,9 @@ impl FloorPlan {
         }
     }
 
-    /// A plan for a layout that says nothing of shelves: the whole bounding
-    /// box of its anchors and zones is open floor. Shoppers come in and leave
+    /// A plan for a layout without a floor file: the whole bounding box of
+    /// its anchors and zones is floor, with the layout's shelves (if it
+    /// lists any) standing on it. Shoppers come in and leave
     /// at a zone named like an entrance (else the lowest corner), pay at a
     /// zone named like a checkout or till (else skip paying), and shop in the
     /// other zones.
@@ -145,7 +166,7 @@ impl FloorPlan {
                 max: Point::new(hi.x.max(lo.x + 1.0), hi.y.max(lo.y + 1.0)),
                 height: 0.0,
             },
-            shelves: Vec::new(),
+            shelves: layout.shelves.iter().map(Shelf::of_layout).collect(),
             entrance,
             exit: entrance,
             checkout,
@@ -234,6 +255,7 @@ pub fn demo_layout() -> Layout {
             })
             .collect(),
         shadowing: None,
+        shelves: DEMO_SHELVES.iter().map(Shelf::to_layout).collect(),
     }
 }
 
@@ -278,6 +300,10 @@ mod tests {
         assert_eq!(plan.checkout.as_deref(), Some("tills"));
         assert_eq!(plan.entrance, plan.layout.zones[0].centroid());
         assert_eq!(plan.stops.len(), 6);
-        assert!(plan.shelves.is_empty());
+        // The layout's shelves stand on the open floor.
+        assert_eq!(plan.shelves, DEMO_SHELVES.to_vec());
+        let mut bare = demo_layout();
+        bare.shelves.clear();
+        assert!(FloorPlan::open(bare).shelves.is_empty());
     }
 }
