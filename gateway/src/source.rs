@@ -51,8 +51,9 @@ const STRETCH_MINUTES: f64 = 10.0;
 const WARM_START_S: f64 = 240.0;
 
 impl SimulatedStore {
-    /// A simulated `layout`; the demo store's shelves are used when the
-    /// layout is the demo store, open floor otherwise.
+    /// A simulated `layout`: the demo store's floor plan when the layout is
+    /// the demo store; otherwise open floor with the shelves the layout
+    /// lists ([`FloorPlan::open`]).
     #[must_use]
     pub fn new(
         layout: Layout,
