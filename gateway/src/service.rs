@@ -170,11 +170,14 @@ pub fn start(
             }
             node_link = Some(link);
         } else if let SourceSection::Simulator {
+            shoppers,
+            seed,
+            opted_in_share,
             firmware_nodes: true,
-            ..
         } = source
         {
-            let link = simulated_nodes(source, loaded, &sightings_tx, tracker, shutdown)?;
+            let store = (*shoppers, *seed, *opted_in_share);
+            let link = simulated_nodes(store, loaded, &sightings_tx, tracker, shutdown)?;
             node_link.get_or_insert(link);
         } else {
             spawn_source(source, loaded, sightings_tx.clone(), tracker, shutdown);
@@ -266,7 +269,7 @@ const SIMULATED_SCAN_WINDOW_MS: u16 = 1000;
 /// serial ports. The nodes' registry (fresh keys) lives in a temporary
 /// directory of its own.
 fn simulated_nodes(
-    source: &SourceSection,
+    (shoppers, seed, opted_in_share): (usize, u64, f64),
     loaded: &Loaded,
     out: &mpsc::Sender<SourceSighting>,
     tracker: &TaskTracker,
@@ -276,15 +279,6 @@ fn simulated_nodes(
     use crate::nodesim::fleet::{self, FleetError, NodePlan};
     use crate::nodesim::{emulator::carry, medium::Air};
 
-    let SourceSection::Simulator {
-        shoppers,
-        seed,
-        opted_in_share,
-        ..
-    } = source
-    else {
-        unreachable!("called for simulators only");
-    };
     let rotation =
         aisle_protocol::eid::RotationExponent::new(loaded.config.identify.rotation_exponent)
             .map_err(|e| FleetError::Start(std::io::Error::other(e.to_string())))?;
@@ -348,9 +342,9 @@ fn simulated_nodes(
     });
     let store = SimulatedStore::new(
         loaded.layout.clone(),
-        *shoppers,
-        *seed,
-        *opted_in_share,
+        shoppers,
+        seed,
+        opted_in_share,
         rotation,
     );
     let (air_tx, air_rx) = mpsc::channel(SIGHTING_QUEUE);
