@@ -18,7 +18,13 @@
 //!   end the ticks run on until every track is dropped, so open visits exit.
 //! - Order: lines are taken in file order. A line older than the newest
 //!   time seen by more than [`ReplayConfig::reorder_tolerance_s`] is skipped
-//!   ([`Skip::OutOfOrder`]): the engine has already moved past it.
+//!   ([`Skip::OutOfOrder`]): the engine has already moved past it. A line
+//!   more than [`ReplayConfig::max_jump_s`] ahead of the newest time is
+//!   taken as a damaged timestamp ([`Skip::TimeJump`]) until
+//!   [`JUMP_CONFIRM_LINES`] lines in a row agree on the new time: one bad
+//!   `ts` then costs its own line, not the rest of the recording, and a
+//!   real gap (the gateway off overnight) costs the lines before it was
+//!   confirmed, each reported.
 //! - Coverage: see [`coverage`].
 
 pub mod coverage;
@@ -48,7 +54,16 @@ pub struct ReplayConfig {
     /// seconds. Default 1.0: anchors batch their reports for up to half a
     /// second, so merged recordings interleave by that much.
     pub reorder_tolerance_s: f64,
+    /// How far a line may jump ahead of the newest time seen before it
+    /// needs the lines after it to agree, seconds. Default 3600: a store's
+    /// recording has gaps of minutes when it is empty, hours only when it
+    /// is shut.
+    pub max_jump_s: f64,
 }
+
+/// Lines in a row that must agree on a jump in time before the replay
+/// moves its clock there.
+pub const JUMP_CONFIRM_LINES: u32 = 3;
 
 impl Default for ReplayConfig {
     fn default() -> Self {
@@ -57,6 +72,7 @@ impl Default for ReplayConfig {
             identify: IdentifyConfig::default(),
             tick_every_s: 0.25,
             reorder_tolerance_s: 1.0,
+            max_jump_s: 3600.0,
         }
     }
 }
@@ -100,6 +116,17 @@ pub enum Skip {
         /// How far behind.
         behind_s: f64,
     },
+    /// Far ahead of the newest line, and not (yet) confirmed by the lines
+    /// after it.
+    #[error(
+        "ts {ts} is {ahead_s:.0} s ahead of the newest line: taken as a damaged timestamp unless the next lines agree"
+    )]
+    TimeJump {
+        /// The line's time.
+        ts: f64,
+        /// How far ahead.
+        ahead_s: f64,
+    },
     /// The engine refused the sighting.
     #[error(transparent)]
     Engine(ObserveError),
@@ -125,6 +152,7 @@ impl Skip {
             Skip::Anonymous => "anonymous",
             Skip::UnknownAnchor(_) => "unknown anchor",
             Skip::OutOfOrder { .. } => "out of order",
+            Skip::TimeJump { .. } => "time jump",
             Skip::Engine(_) => "refused by engine",
         }
     }
@@ -163,6 +191,9 @@ pub struct Replayer {
     /// Index of the next tick on the grid; none before the first sighting.
     next_tick: Option<i64>,
     newest: f64,
+    /// A jump ahead seen but not yet confirmed: its time, and how many
+    /// lines in a row have agreed with it.
+    jump: Option<(f64, u32)>,
     counts: ReplayCounts,
     last_error: Option<PublishError>,
 }
@@ -214,6 +245,7 @@ impl Replayer {
             payloads: Vec::new(),
             next_tick: None,
             newest: f64::NEG_INFINITY,
+            jump: None,
             counts: ReplayCounts::default(),
             last_error: None,
         })
@@ -225,6 +257,26 @@ impl Replayer {
         self.sighting(&sighting)
     }
 
+    /// Lets `ts` through unless it jumps far ahead of the newest time
+    /// without [`JUMP_CONFIRM_LINES`] lines in a row agreeing.
+    fn check_jump(&mut self, ts: f64) -> Result<(), Skip> {
+        let ahead_s = ts - self.newest;
+        if !self.newest.is_finite() || ahead_s <= self.config.max_jump_s {
+            self.jump = None;
+            return Ok(());
+        }
+        let agreeing = match self.jump {
+            Some((at, n)) if (ts - at).abs() <= self.config.max_jump_s => n + 1,
+            _ => 1,
+        };
+        if agreeing >= JUMP_CONFIRM_LINES {
+            self.jump = None;
+            return Ok(());
+        }
+        self.jump = Some((ts, agreeing));
+        Err(Skip::TimeJump { ts, ahead_s })
+    }
+
     /// Takes one parsed sighting.
     pub fn sighting(&mut self, s: &RecordedSighting) -> Result<(), Skip> {
         if s.ts < self.newest - self.config.reorder_tolerance_s {
@@ -233,6 +285,7 @@ impl Replayer {
                 behind_s: self.newest - s.ts,
             });
         }
+        self.check_jump(s.ts)?;
         let subject = match (&s.device, &s.adv) {
             (Some(name), _) => Subject::Device(Arc::from(name.as_str())),
             (None, Some(adv)) => Subject::Advert {

@@ -121,3 +121,30 @@ fn skips_say_why() {
     assert!(!skip.is_problem(), "{skip:?}");
     assert_eq!(r.devices(), 1);
 }
+
+#[test]
+fn one_damaged_timestamp_costs_its_own_line_and_a_real_gap_is_taken_once_confirmed() {
+    let mut r = replayer();
+    stand(&mut r, 1000.0, 3);
+    // A line from the year 2100 among ordinary ones.
+    let damaged = r.line(&line(4_102_444_800.0, "a", -60)).unwrap_err();
+    assert!(matches!(damaged, Skip::TimeJump { .. }), "{damaged:?}");
+    assert_eq!(damaged.reason(), "time jump");
+    // The lines after it are not out of order: the clock did not move.
+    stand(&mut r, 1003.0, 2);
+
+    // The store shut for the night: the first lines after the gap wait for
+    // the ones after them, then the clock moves on.
+    let morning = 1000.0 + 12.0 * 3600.0;
+    for i in 0..JUMP_CONFIRM_LINES - 1 {
+        let skip = r
+            .line(&line(morning + f64::from(i) * 0.2, "a", -60))
+            .unwrap_err();
+        assert!(matches!(skip, Skip::TimeJump { .. }), "{skip:?}");
+    }
+    stand(&mut r, morning + 1.0, 2);
+    assert!(matches!(
+        r.line(&line(1010.0, "a", -60)),
+        Err(Skip::OutOfOrder { .. })
+    ));
+}
