@@ -327,6 +327,16 @@ async fn first_boot(
         "Configure turns it into a beacon",
         beacon.is_some_and(|h| h.role == Role::Beacon),
     );
+    watch_beacon(gateway, medium, time, checks).await;
+}
+
+/// Watches the beacon for [`BEACON_MS`] and checks what it sent.
+async fn watch_beacon(
+    gateway: &mut Gateway<'_, '_>,
+    medium: &Medium<PHONES>,
+    time: &SimTime,
+    checks: &mut Checks,
+) {
     let from_us = time.now_us();
     let _ = listen(
         gateway,
@@ -355,14 +365,5 @@ async fn second_boot(
         "it kept its configuration: still a beacon",
         hello.is_some_and(|h| h.role == Role::Beacon),
     );
-    let from_us = time.now_us();
-    let _ = listen(
-        gateway,
-        medium,
-        0,
-        medium.delivered(),
-        time.now_ms() + BEACON_MS,
-    )
-    .await;
-    check_beacon(medium, from_us, &BEACON, checks);
+    watch_beacon(gateway, medium, time, checks).await;
 }
