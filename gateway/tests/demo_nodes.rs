@@ -3,12 +3,12 @@
 //! simulated air, reporting over the node link, and the gateway decides
 //! zone events from what the nodes report.
 
+mod support;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aisle_gateway::config::{
-    BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
-};
+use aisle_gateway::config::SourceSection;
 use aisle_gateway::publish::Payload;
 use aisle_gateway::service;
 use aisle_gateway::sim::store::demo_layout;
@@ -23,37 +23,17 @@ async fn the_demo_stores_anchors_run_the_node_firmware_and_their_reports_become_
     let spool = tempfile::tempdir().unwrap();
     let layout = demo_layout();
     let anchors = layout.anchors.len();
-    let config = Config {
-        store: StoreSection {
-            layout: "demo".into(),
-            shoppers: None,
-        },
-        mqtt: MqttSection {
-            spool_dir: spool.path().to_owned(),
-            client_id: "demo-nodes-test".into(),
-            ..MqttSection::default()
-        },
-        sources: vec![SourceSection::Simulator {
+    let mut loaded = support::demo_store(
+        vec![SourceSection::Simulator {
             shoppers: 20,
             seed: 3,
             opted_in_share: 1.0,
             firmware_nodes: true,
         }],
-        identify: aisle_gateway::identify::IdentifyConfig::default(),
-        engine: aisle_gateway::engine::EngineConfig::default(),
-        log: LogSection::default(),
-    };
-    let mut loaded = Loaded {
-        config,
-        layout,
-        shoppers: Vec::new(),
-        broker: BrokerAddress::Remote {
-            host: "127.0.0.1".into(),
-            port: broker.addr().port(),
-        },
-        password: None,
-        tls: None,
-    };
+        spool.path(),
+        "demo-nodes-test",
+        broker.addr().port(),
+    );
     loaded.shoppers = service::simulated_enrolment(&loaded);
     let (view_tx, mut view) = mpsc::unbounded_channel();
     let tracker = TaskTracker::new();

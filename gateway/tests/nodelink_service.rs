@@ -5,9 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use aisle_gateway::config::{
-    BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
-};
+use aisle_gateway::config::SourceSection;
 use aisle_gateway::mqtt::EmbeddedBroker;
 use aisle_gateway::nodelink::{NodeEntry, NodeSettings, Registry};
 use aisle_gateway::service;
@@ -40,35 +38,15 @@ async fn the_service_runs_the_node_link_source_configures_nodes_and_counts_them_
         })
         .unwrap();
     let node = ScriptedNode::new(KEY, NODE);
-    let config = Config {
-        store: StoreSection {
-            layout: "demo".into(),
-            shoppers: None,
-        },
-        mqtt: MqttSection {
-            spool_dir: dir.path().join("spool"),
-            client_id: "nodelink-service-test".into(),
-            ..MqttSection::default()
-        },
-        sources: vec![SourceSection::NodeLink {
+    let loaded = support::demo_store(
+        vec![SourceSection::NodeLink {
             devices: vec![node.slave_path.clone()],
             state_dir,
         }],
-        identify: aisle_gateway::identify::IdentifyConfig::default(),
-        engine: aisle_gateway::engine::EngineConfig::default(),
-        log: LogSection::default(),
-    };
-    let loaded = Loaded {
-        config,
-        layout,
-        shoppers: Vec::new(),
-        broker: BrokerAddress::Remote {
-            host: "127.0.0.1".into(),
-            port,
-        },
-        password: None,
-        tls: None,
-    };
+        &dir.path().join("spool"),
+        "nodelink-service-test",
+        port,
+    );
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
     let running = service::start(&loaded, None, &tracker, &shutdown).unwrap();

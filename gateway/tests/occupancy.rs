@@ -2,12 +2,12 @@
 //! simulator through `service::start` to a real (embedded) broker, read back
 //! by a plain MQTT subscriber.
 
+mod support;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aisle_gateway::config::{
-    BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
-};
+use aisle_gateway::config::SourceSection;
 use aisle_gateway::mqtt::EmbeddedBroker;
 use aisle_gateway::service::{self, OCCUPANCY_EVERY};
 use aisle_gateway::sim::store::demo_layout;
@@ -104,37 +104,17 @@ async fn service_publishes_zone_occupancy_retained() {
     let layout = demo_layout();
     let store = layout.store.id.clone();
     let zones: HashSet<String> = layout.zones.iter().map(|z| z.id.clone()).collect();
-    let config = Config {
-        store: StoreSection {
-            layout: "demo".into(),
-            shoppers: None,
-        },
-        mqtt: MqttSection {
-            spool_dir: spool.path().to_owned(),
-            client_id: "occupancy-test-gateway".into(),
-            ..MqttSection::default()
-        },
-        sources: vec![SourceSection::Simulator {
+    let mut loaded = support::demo_store(
+        vec![SourceSection::Simulator {
             shoppers: 40,
             seed: 7,
             opted_in_share: 0.5,
             firmware_nodes: false,
         }],
-        identify: aisle_gateway::identify::IdentifyConfig::default(),
-        engine: aisle_gateway::engine::EngineConfig::default(),
-        log: LogSection::default(),
-    };
-    let mut loaded = Loaded {
-        config,
-        layout,
-        shoppers: Vec::new(),
-        broker: BrokerAddress::Remote {
-            host: "127.0.0.1".into(),
-            port,
-        },
-        password: None,
-        tls: None,
-    };
+        spool.path(),
+        "occupancy-test-gateway",
+        port,
+    );
     loaded.shoppers = service::simulated_enrolment(&loaded);
 
     let mut messages = subscribe(port, "occupancy-test-live", "aisle/v1/+/zones/+/occupancy").await;

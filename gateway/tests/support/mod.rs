@@ -92,3 +92,43 @@ pub fn aisle(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The demo store's configuration as `aisle run` would load it: `sources`,
+/// default identification and engine, a spool in `spool`, publishing as
+/// `client_id` to the broker on 127.0.0.1:`port`.
+pub fn demo_store(
+    sources: Vec<aisle_gateway::config::SourceSection>,
+    spool: &Path,
+    client_id: &str,
+    port: u16,
+) -> aisle_gateway::config::Loaded {
+    use aisle_gateway::config::{
+        BrokerAddress, Config, Loaded, LogSection, MqttSection, StoreSection,
+    };
+    let config = Config {
+        store: StoreSection {
+            layout: "demo".into(),
+            shoppers: None,
+        },
+        mqtt: MqttSection {
+            spool_dir: spool.to_owned(),
+            client_id: client_id.to_owned(),
+            ..MqttSection::default()
+        },
+        sources,
+        identify: aisle_gateway::identify::IdentifyConfig::default(),
+        engine: aisle_gateway::engine::EngineConfig::default(),
+        log: LogSection::default(),
+    };
+    Loaded {
+        config,
+        layout: aisle_gateway::sim::store::demo_layout(),
+        shoppers: Vec::new(),
+        broker: BrokerAddress::Remote {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        password: None,
+        tls: None,
+    }
+}
