@@ -215,17 +215,24 @@ pub struct ShadowingSample {
 /// spread them over the floor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShadowingMap {
-    /// Width of the kernel, metres. The reference room's residuals are
-    /// correlated over a few metres: 3 m cut the cross-validated mean error
-    /// from 2.9 to 2.2 m; 1.5 m follows single points too closely, 6 m
-    /// smears walls away.
+    /// Width of the kernel across the ray from the anchor, metres (see
+    /// `engine::shadowing` for why the kernel follows rays).
     pub bandwidth_m: f64,
+    /// Width of the kernel along the ray from the anchor, metres. Layouts
+    /// calibrated before the kernel followed rays lack it and get the
+    /// default, 6.
+    #[serde(default = "default_along_ray_m")]
+    pub along_ray_m: f64,
     /// Kernel weight of a virtual zero-offset sample: a lone reference
     /// point 3 m away (weight 0.6) moves the map by 55% of its residual,
     /// one among the six or so near an interior spot by about 90%.
     pub prior_weight: f64,
     /// The residuals.
     pub samples: Vec<ShadowingSample>,
+}
+
+fn default_along_ray_m() -> f64 {
+    6.0
 }
 
 /// A store layout.
@@ -393,6 +400,26 @@ impl Layout {
                 return Err((
                     format!("{key}.height"),
                     format!("{} is outside 0..=10 m", s.height_m()),
+                ));
+            }
+        }
+        if let Some(map) = &self.shadowing {
+            let widths = [
+                ("bandwidth_m", map.bandwidth_m),
+                ("along_ray_m", map.along_ray_m),
+            ];
+            for (field, v) in widths {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err((
+                        format!("shadowing.{field}"),
+                        format!("{v} is not a width (a positive number of metres)"),
+                    ));
+                }
+            }
+            if !(map.prior_weight.is_finite() && map.prior_weight >= 0.0) {
+                return Err((
+                    "shadowing.prior_weight".into(),
+                    format!("{} is not a weight (0 or more)", map.prior_weight),
                 ));
             }
         }

@@ -31,8 +31,8 @@ pub struct CalibrateConfig {
     /// Points further than this many residual RMS from the first fit are
     /// dropped before the second. Default 2.5.
     pub outlier_k: f64,
-    /// Kernel width of the shadowing map, metres (see
-    /// [`ShadowingMap::bandwidth_m`]). Default 3.
+    /// Kernel width of the shadowing map across rays from the anchor,
+    /// metres (see [`ShadowingMap::bandwidth_m`]). Default 2.
     pub shadowing_bandwidth_m: f64,
     /// Weight of the map's pull towards the plain model (see
     /// [`ShadowingMap::prior_weight`]). Default 0.5.
@@ -44,7 +44,7 @@ impl Default for CalibrateConfig {
         CalibrateConfig {
             min_points: 4,
             outlier_k: 2.5,
-            shadowing_bandwidth_m: 3.0,
+            shadowing_bandwidth_m: 2.0,
             shadowing_prior_weight: 0.5,
         }
     }
@@ -141,6 +141,7 @@ pub fn calibrate<'a>(
         bandwidth_m: config.shadowing_bandwidth_m,
         prior_weight: config.shadowing_prior_weight,
         samples: Vec::new(),
+        ..ShadowingMap::none()
     };
     for (anchor, mut at) in out.anchors.iter_mut().zip(per_anchor) {
         // Deterministic order whatever the hash map's.

@@ -242,7 +242,7 @@ impl Locator {
         };
         let with_shelves = !shelves.is_empty() && loss > 0.0;
         if !shadowing.is_empty() || with_shelves {
-            let samples = shadowing.per_anchor(layout);
+            let samples = shadowing.per_anchor(layout, &models);
             grid.set_offsets(models.len(), |a, p| {
                 let shadow = if shadowing.is_empty() {
                     0.0
