@@ -224,7 +224,8 @@ pub struct ShadowingMap {
     #[serde(default = "default_along_ray_m")]
     pub along_ray_m: f64,
     /// Kernel weight of a virtual zero-offset sample: a lone reference
-    /// point 3 m away (weight 0.6) moves the map by 55% of its residual,
+    /// point one kernel width away (weight 0.6) moves the map by 55% of
+    /// its residual,
     /// one among the six or so near an interior spot by about 90%.
     pub prior_weight: f64,
     /// The residuals.

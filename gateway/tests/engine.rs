@@ -294,20 +294,49 @@ fn reference_room_cross_validated_by_point() {
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
     );
-    // Measured: 1.74 m / 3.65 m per point, 1.81 m / 4.62 m through the
-    // engine, 69% in the right zone (1.76 / 3.71 and 1.80 / 4.89 before the
-    // solver took the map's gradient); the plain model (no shadowing map) on
-    // the same folds gives 2.07 m / 4.92 m per point. Before shadowing maps
-    // and interquartile-mean calibration: 2.13 m / 5.66 m per point, 2.19 m
-    // / 5.97 m and 66% through the engine. What is left is shadowing the
-    // 2-3 m spacing of the reference points does not resolve: finer grids,
-    // other kernel widths, per-anchor sigmas, robust costs, directional
-    // terms in the model and filter tuning all moved the median by under
-    // 0.1 m. The bounds leave about 10% for changes in tuning and catch a
-    // broken fit, map or solver, which lands at 2.1 m or more.
-    assert!(fix_median < 1.95 && fix_p90 < 4.2, "{fix_median} {fix_p90}");
+    // Measured: 1.27 m / 3.81 m per point, 1.46 m / 4.42 m through the
+    // engine, 70% in the right zone, with the shadowing map's kernel
+    // following rays from the anchor (2 m across, 6 m along). The same
+    // folds with a round 3 m kernel gave 1.74 / 3.65 and 1.81 / 4.62, 69%;
+    // the plain model (no map) gives 2.07 / 4.92 per point. Across 1.5-2 m
+    // and along 6-20 m all give 1.27-1.40 per point and 1.44-1.53 through
+    // the engine; 3 m across (an old layout's width) 1.52-1.67 and
+    // 1.68-1.72.
+    //
+    // Tried on the same folds, prototyped outside the engine (per-point
+    // medians / p90s; there the round map gives 1.67 / 3.73 and the ray
+    // map 1.31 / 3.81), and left out. Against the round map: a
+    // Gaussian-process map per anchor (log-distance mean, residual GP with
+    // length, signal and noise fitted by marginal likelihood on the
+    // training folds: about 2.5 m, 2-3 dB, 3 dB) matches the kernel average
+    // with its mean (1.67 / 3.87), and its predictive variance as
+    // per-position noise makes fixes worse (1.98 / 4.83): the variance
+    // shrinks at the training points and pulls fixes onto them. WKNN over
+    // the training points' level vectors is 2.7-3.0 m for k = 1..8 (a
+    // held-out point lies 2.2 m from the nearest training point), and
+    // averaging its fix with the model's 2.02 m. A free per-fix offset
+    // (unknown transmit power) 2.27; the posterior mean instead of the best
+    // cell 1.76 or worse; a shadowing field shared by all anchors
+    // (attenuation integrated along each anchor-to-point path, fitted by
+    // regularised least squares) 1.70-1.87. Against the ray map: a GP with
+    // a ray-shaped kernel 1.49 / 3.80 with its mean, 1.59 with its
+    // variance; other reductions than the interquartile mean (mean 1.36 /
+    // 4.14, upper quartile 1.50 / 3.47, mean of the upper half 1.36 /
+    // 3.82); per receiver kind, the built-in radios at 1.22 m weighted half
+    // or double, 1.55 and 1.37; a device height of 0.9 or 1.5 m, 1.32 and
+    // 1.33; weighting each level by its readings' spread 1.45-1.55 (1.42
+    // without, on that run's weights). Earlier, with the round kernel:
+    // finer grids, other kernel widths, per-anchor sigmas, robust costs,
+    // directional terms in the model and filter tuning all moved the median
+    // by under 0.1 m. What is left is mostly at the walls beyond the last
+    // receivers (the east wall lies 2.5 m past them): the worst tenth of
+    // the points land 4-8 m off.
+    //
+    // The bounds leave about 10% for changes in tuning and catch a broken
+    // fit, map or solver, which lands at 1.7 m or more.
+    assert!(fix_median < 1.4 && fix_p90 < 4.2, "{fix_median} {fix_p90}");
     assert!(
-        engine_median < 2.0 && engine_p90 < 5.4,
+        engine_median < 1.6 && engine_p90 < 4.9,
         "{engine_median} {engine_p90}"
     );
     assert!(
@@ -316,7 +345,7 @@ fn reference_room_cross_validated_by_point() {
     );
     let plain_median = percentile(&plain_errors, 0.5);
     assert!(
-        fix_median < plain_median - 0.15,
+        fix_median < plain_median - 0.5,
         "{fix_median} {plain_median}"
     );
 }

@@ -165,4 +165,26 @@ mod tests {
         let across_the_wrap = map.offset_at(&sw, Point::new(-6.0, -0.01));
         assert!(across_the_wrap < -5.0, "{across_the_wrap}");
     }
+
+    #[test]
+    fn older_layouts_load_and_bad_widths_are_named() {
+        let layout = |map: &str| {
+            format!(
+                "[store]\nid = \"s\"\ntimezone = \"UTC\"\n\
+                 [[anchor]]\nid = \"a\"\nx = 0.0\ny = 0.0\n\
+                 [shadowing]\n{map}\n\
+                 [[shadowing.samples]]\nanchor = \"a\"\nx = 1.0\ny = 1.0\noffset_db = -3.0\n"
+            )
+        };
+        // Written before the kernel followed rays: no `along_ray_m`.
+        let old = Layout::parse(&layout("bandwidth_m = 3.0\nprior_weight = 0.5"), "old").unwrap();
+        let map = old.shadowing.unwrap();
+        assert_eq!((map.bandwidth_m, map.along_ray_m), (3.0, 6.0));
+        let zero = "bandwidth_m = 2.0\nalong_ray_m = 0.0\nprior_weight = 0.5";
+        let e = Layout::parse(&layout(zero), "zero").unwrap_err();
+        assert_eq!(e.key, "shadowing.along_ray_m", "{e}");
+        let negative = "bandwidth_m = 2.0\nprior_weight = -1.0";
+        let e = Layout::parse(&layout(negative), "negative").unwrap_err();
+        assert_eq!(e.key, "shadowing.prior_weight", "{e}");
+    }
 }
