@@ -328,7 +328,10 @@ fn reference_room_cross_validated_by_point() {
     // 3.82); per receiver kind, the built-in radios at 1.22 m weighted half
     // or double, 1.55 and 1.37; a device height of 0.9 or 1.5 m, 1.32 and
     // 1.33; weighting each level by its readings' spread 1.45-1.55 (1.42
-    // without, on that run's weights). Earlier, with the round kernel:
+    // without, on that run's weights); a per-metre loss on top of the
+    // log-distance model (attenuation factor) 1.38 / 4.61, and 1.35-1.56
+    // against 1.36-1.59 on the other splits; only the 6 or 8 strongest
+    // levels 1.89 and 1.68. Earlier, with the round kernel:
     // finer grids, other kernel widths, per-anchor sigmas, robust costs,
     // directional terms in the model and filter tuning all moved the median
     // by under 0.1 m. What is left is mostly at the walls beyond the last
