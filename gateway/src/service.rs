@@ -81,6 +81,16 @@ pub struct Published {
     pub payload: Payload,
 }
 
+/// What the console of `aisle demo` is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// A decision, as it is published.
+    Decision(Published),
+    /// Every zone's occupancy, in layout order, as published each
+    /// [`OCCUPANCY_EVERY`].
+    Occupancy(Vec<ZoneOccupancy>),
+}
+
 /// What the running gateway tells its caller.
 #[derive(Debug, Clone)]
 pub struct Running {
@@ -96,11 +106,11 @@ pub struct Running {
 /// Starts the gateway; returns once everything runs. The tasks stop when
 /// `shutdown` is cancelled; wait on `tracker` for them to finish.
 ///
-/// `view`, when given, receives every decision as it is published: the
-/// console of `aisle demo`.
+/// `view`, when given, receives every decision as it is published, and
+/// the occupancy figures: the console of `aisle demo`.
 pub fn start(
     loaded: &Loaded,
-    view: Option<mpsc::UnboundedSender<Published>>,
+    view: Option<mpsc::UnboundedSender<Shown>>,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<Running, ServiceError> {
@@ -435,7 +445,7 @@ struct PipelineTask {
     status_topic: String,
     publish_positions: bool,
     out: mpsc::Sender<Outgoing>,
-    view: Option<mpsc::UnboundedSender<Published>>,
+    view: Option<mpsc::UnboundedSender<Shown>>,
     started_at: f64,
     node_link: Option<NodeLinkSource>,
 }
@@ -526,6 +536,7 @@ impl PipelineTask {
     /// reach a topic or a payload.
     fn publish_occupancy(&mut self, now: f64) {
         let counts = self.pipeline.engine().occupancy();
+        let mut round = Vec::with_capacity(counts.len());
         for (i, count) in counts.into_iter().enumerate() {
             let Some(zone) = u16::try_from(i)
                 .ok()
@@ -552,6 +563,12 @@ impl PipelineTask {
             // Like a position, a figure is worth nothing late: the next one
             // replaces it, so drop it rather than wait for room.
             let _ = self.out.try_send(message);
+            if self.view.is_some() {
+                round.push(payload);
+            }
+        }
+        if let Some(view) = &self.view {
+            let _ = view.send(Shown::Occupancy(round));
         }
     }
 
@@ -591,7 +608,7 @@ impl PipelineTask {
                 }
             }
             if let Some(view) = &self.view {
-                let _ = view.send(Published { topic, payload });
+                let _ = view.send(Shown::Decision(Published { topic, payload }));
             }
         }
         true
