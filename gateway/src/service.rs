@@ -8,6 +8,8 @@
 //!   [`TICK`], and turns decisions into MQTT messages: zone events at QoS 1
 //!   (spooled on disk before they count as accepted), positions at QoS 0,
 //!   and every [`OCCUPANCY_EVERY`] each zone's occupancy, QoS 0 retained;
+//! - with a node link, it publishes each shelf node's status, retained, as
+//!   the node reports and when it goes silent;
 //! - the publisher task (see [`crate::mqtt`]) owns the broker connection;
 //! - with `broker = "embedded"`, rumqttd runs on its own thread.
 
@@ -27,7 +29,7 @@ use crate::mqtt::{
     BrokerError, BrokerOptions, EmbeddedBroker, Outgoing, Publisher, PublisherConfig,
     PublisherError, PublisherStats, RetainedStatus,
 };
-use crate::nodelink::{NodeLinkSource, RegistryError};
+use crate::nodelink::{NodeHealth, NodeLinkSource, RegistryError};
 use crate::pipeline::{Pipeline, PipelineError, SourceSighting};
 use crate::publish::{EventIds, Payload, ZoneNames, to_payload};
 use crate::source::{SimulatedStore, play_recording, wall_clock};
@@ -206,6 +208,7 @@ pub fn start(
         view,
         started_at,
         node_link: node_link.clone(),
+        node_health: NodeHealth::new(),
     };
     tracker.spawn(task.run(sightings_rx, shutdown.clone()));
     Ok(Running {
@@ -448,6 +451,7 @@ struct PipelineTask {
     view: Option<mpsc::UnboundedSender<Shown>>,
     started_at: f64,
     node_link: Option<NodeLinkSource>,
+    node_health: NodeHealth,
 }
 
 impl PipelineTask {
@@ -481,6 +485,9 @@ impl PipelineTask {
                 _ = tick.tick() => {
                     let now = clock.0 + clock.1.elapsed().as_secs_f64();
                     self.pipeline.tick(now, &mut outputs);
+                    if !self.publish_node_health().await {
+                        break;
+                    }
                 }
                 _ = occupancy.tick() => {
                     let now = clock.0 + clock.1.elapsed().as_secs_f64();
@@ -570,6 +577,44 @@ impl PipelineTask {
         if let Some(view) = &self.view {
             let _ = view.send(Shown::Occupancy(round));
         }
+    }
+
+    /// Publishes the shelf nodes' statuses that are due (see
+    /// [`crate::nodelink::health`]), QoS 1 retained; false once the
+    /// publisher is gone. QoS 1 and spooled like events: an offline status
+    /// lost would leave a dead node retained as online.
+    async fn publish_node_health(&mut self) -> bool {
+        let Some(link) = &self.node_link else {
+            return true;
+        };
+        let now = wall_clock();
+        let due = {
+            let ids = &mut self.ids;
+            self.node_health.due(&link.lock(), now, || ids.next_id())
+        };
+        for (node, status) in due {
+            if !status.online {
+                tracing::warn!(node, last_seen = ?status.last_seen, "node went silent");
+            }
+            let Ok(topic) = Topic::node_status(&self.store, &status.node).map(|t| t.to_string())
+            else {
+                continue;
+            };
+            // An empty retained payload would clear the node's status.
+            let body = match serde_json::to_vec(&status) {
+                Ok(body) => body,
+                Err(error) => {
+                    tracing::error!(node, %error, "node status not published");
+                    continue;
+                }
+            };
+            let mut message = Outgoing::at_least_once(topic, body);
+            message.retain = true;
+            if self.out.send(message).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Publishes what the pipeline decided; false once the publisher is gone.
