@@ -36,6 +36,7 @@ fn report(uptime_s: u32) -> Status {
         adverts_seen: 1200 + uptime_s,
         queue_drops: 3,
         frames_rejected: 2,
+        crc_failures: Some(17),
     }
 }
 
@@ -102,6 +103,7 @@ fn a_status_is_due_per_report_and_once_offline_when_the_node_goes_silent() {
         ),
         (Some(2), Some(0))
     );
+    assert_eq!(status.crc_failures, Some(17));
     // The same report is not published twice.
     assert!(due(&mut health, &links, T0 + 1.0).is_empty());
 
@@ -153,6 +155,49 @@ fn a_status_is_due_per_report_and_once_offline_when_the_node_goes_silent() {
         Topic::node_status("demo-store", &s.node).unwrap();
     }
     assert_eq!(node_name(123), "node-123");
+}
+
+#[test]
+fn crc_failures_reach_the_node_list_and_the_status_when_the_firmware_sends_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut links = NodeLinks::new(registry_with_node(dir.path(), KEY));
+    let mut port = PortReceiver::new("/dev/ttyTEST");
+    let mut node = Sealer::new(KEY, NODE, Direction::NodeToGateway);
+    let mut health = NodeHealth::new();
+    let mut sightings = Vec::new();
+    // `aisle node list`'s last column, after the link state is written.
+    let crc_column = |links: &mut NodeLinks, now: f64| {
+        links.persist(now, true).unwrap();
+        let listed = aisle_gateway::cli::node::list(dir.path()).unwrap();
+        assert!(
+            listed.lines().next().unwrap().ends_with("crc fails"),
+            "{listed}"
+        );
+        let row = listed.lines().nth(1).unwrap().to_owned();
+        row.split_whitespace().last().unwrap().to_owned()
+    };
+    let frame = sealed(&mut node, &Message::Status(report(10)));
+    port.receive(&mut links, &frame, T0, &mut sightings);
+    assert_eq!(crc_column(&mut links, T0 + 1.0), "17");
+    let due = health.due(&links, T0 + 1.0, || EventId::from_u128(1));
+    assert_eq!(due[0].1.crc_failures, Some(17));
+
+    // Firmware from before the field: "-" and no figure, rather than 0.
+    let old_firmware = Status {
+        crc_failures: None,
+        ..report(20)
+    };
+    let frame = sealed(&mut node, &Message::Status(old_firmware));
+    let mut longer = Sealer::new(KEY, NODE, Direction::NodeToGateway);
+    assert_eq!(
+        frame.len() + 4,
+        sealed(&mut longer, &Message::Status(report(20))).len()
+    );
+    port.receive(&mut links, &frame, T0 + 10.0, &mut sightings);
+    assert_eq!(crc_column(&mut links, T0 + 11.0), "-");
+    let due = health.due(&links, T0 + 11.0, || EventId::from_u128(2));
+    assert_eq!(due[0].1.uptime_s, Some(20));
+    assert_eq!(due[0].1.crc_failures, None);
 }
 
 /// Subscribes to every node status of `store` and forwards them.
@@ -259,6 +304,7 @@ async fn the_service_publishes_each_nodes_status_retained() {
     assert_eq!(status.temperature_c, Some(23.45));
     assert_eq!(status.adverts_seen, Some(1242));
     assert_eq!(status.queue_drops, Some(3));
+    assert_eq!(status.crc_failures, Some(17));
     assert_eq!(status.frames_rejected_by_node, Some(2));
     assert_eq!(status.frames_rejected_by_gateway, Some(1));
     assert!(

@@ -796,11 +796,12 @@ fn node_statuses() -> impl Strategy<Value = NodeStatus> {
         (
             proptest::option::of(ts()),
             proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<u64>()),
         ),
     )
         .prop_map(|((id, ts, node, online, firmware), metrics, link)| {
             let (uptime_s, battery_mv, temp, adverts_seen, queue_drops, by_node) = metrics;
-            let (last_seen, by_gateway) = link;
+            let (last_seen, by_gateway, crc_failures) = link;
             NodeStatus {
                 v: SchemaVersion,
                 id,
@@ -814,6 +815,7 @@ fn node_statuses() -> impl Strategy<Value = NodeStatus> {
                 temperature_c: temp.map(|t| f64::from(t) / 10.0),
                 adverts_seen,
                 queue_drops,
+                crc_failures,
                 frames_rejected_by_node: by_node,
                 frames_rejected_by_gateway: by_gateway,
             }

@@ -367,6 +367,10 @@ async fn shelf_nodes_running_the_firmware_report_a_walk_that_reaches_a_subscribe
         assert_ne!(status.firmware, "unknown", "{status:?}");
         assert!(status.uptime_s.is_some_and(|u| u >= 10), "{status:?}");
         assert!(status.adverts_seen.is_some_and(|n| n > 0), "{status:?}");
+        assert!(
+            status.crc_failures.is_some(),
+            "the firmware counts them: {status:?}"
+        );
         let refused = status.frames_rejected_by_gateway.unwrap();
         if i == TAMPERED {
             assert!(refused >= 2, "forged and replayed at least: {status:?}");

@@ -120,6 +120,7 @@ fn status(
             .filter(|t| (-60.0..=150.0).contains(t)),
         adverts_seen: report.map(|s| u64::from(s.adverts_seen)),
         queue_drops: report.map(|s| u64::from(s.queue_drops)),
+        crc_failures: report.and_then(|s| s.crc_failures).map(u64::from),
         frames_rejected_by_node: report.map(|s| u64::from(s.frames_rejected)),
         frames_rejected_by_gateway: Some(live.rejected_by_gateway),
     }

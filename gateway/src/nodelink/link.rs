@@ -185,6 +185,7 @@ impl NodeLinks {
                     uptime_s = status.uptime_s,
                     battery_mv = status.battery_mv,
                     queue_drops = status.queue_drops,
+                    crc_failures = ?status.crc_failures,
                     "node status"
                 );
                 runtime.live.status = Some(status);
@@ -394,6 +395,7 @@ fn last_state(live: &NodeLive) -> LastState {
         temperature_c: status.map(|s| f64::from(s.temperature_centi_c) / 100.0),
         queue_drops: status.map(|s| s.queue_drops),
         frames_rejected: status.map(|s| s.frames_rejected),
+        crc_failures: status.and_then(|s| s.crc_failures),
     }
 }
 

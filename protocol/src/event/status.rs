@@ -43,6 +43,9 @@ pub struct NodeStatus {
     pub adverts_seen: Option<u64>,
     /// Sightings dropped since boot because the node's queue was full.
     pub queue_drops: Option<u64>,
+    /// Packets the node heard that failed their CRC since boot: a noisy
+    /// spot or a failing antenna shows here.
+    pub crc_failures: Option<u64>,
     /// Node link frames the node rejected since boot (bad tag, replay,
     /// corruption).
     pub frames_rejected_by_node: Option<u64>,
@@ -68,6 +71,7 @@ impl NodeStatus {
             temperature_c: None,
             adverts_seen: None,
             queue_drops: None,
+            crc_failures: None,
             frames_rejected_by_node: None,
             frames_rejected_by_gateway: None,
         }

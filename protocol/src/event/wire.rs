@@ -94,6 +94,8 @@ pub(super) struct NodeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     queue_drops: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    crc_failures: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     frames_rejected_by_node: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     frames_rejected_by_gateway: Option<u64>,
