@@ -432,9 +432,6 @@ async fn send_status<L: Write, F: NorFlash, C: Clock, S: Sensors, RE>(
     sensors: &mut S,
 ) -> Result<(), Error<RE, L::Error, F::Error>> {
     let counters = st.scanner.counters;
-    // Status has no field for packets that failed their CRC; a probe shows them.
-    #[cfg(feature = "defmt")]
-    defmt::debug!("CRC errors since start: {=u32}", counters.crc_errors);
     let status = Message::Status(Status {
         uptime_s: u32::try_from(clock.now_ms() / 1000).unwrap_or(u32::MAX),
         battery_mv: sensors.battery_mv(),
@@ -442,6 +439,7 @@ async fn send_status<L: Write, F: NorFlash, C: Clock, S: Sensors, RE>(
         adverts_seen: counters.adverts_seen,
         queue_drops: counters.drops,
         frames_rejected: st.uplink.frames_rejected,
+        crc_failures: Some(counters.crc_errors),
     });
     st.uplink.send(link, store, &status).await
 }

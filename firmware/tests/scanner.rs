@@ -63,6 +63,18 @@ fn decode(channel: Channel, air: &[u8]) -> Option<(FrameKind, Vec<u8>)> {
     Some((frame.kind(), identity))
 }
 
+/// Whether an air packet's CRC-24 holds on `channel` (de-whitened, cut at
+/// the length its header gives).
+fn crc_holds(channel: Channel, air: &[u8]) -> bool {
+    let mut air = air.to_vec();
+    whiten(channel, &mut air);
+    let Some(&length) = air.get(1) else {
+        return false;
+    };
+    air.get(..2 + usize::from(length) + 3)
+        .is_some_and(|packet| check_crc24(ADV_CRC_INIT, packet).is_ok())
+}
+
 /// Each window's sightings, from however many batch frames it took.
 fn batches(heard: &[Heard]) -> Vec<(u64, u16, Vec<OwnedSighting>)> {
     let mut windows: Vec<(u64, u16, Vec<OwnedSighting>)> = Vec::new();
@@ -213,6 +225,20 @@ fn batches_carry_exactly_what_the_radio_heard_per_device_and_channel() {
         .count();
     let damaged = sim.0.borrow().received.len() - intact;
     assert!(damaged > 20, "{damaged} damaged packets heard");
+    // Every packet heard that fails its CRC (bit flips, noise) is counted.
+    let crc_failed = sim
+        .0
+        .borrow()
+        .received
+        .iter()
+        .filter(|r| !crc_holds(r.1, &r.3))
+        .count();
+    assert!(crc_failed > 20, "{crc_failed} packets failed their CRC");
+    assert_eq!(
+        status.crc_failures.map(u64::from),
+        Some(crc_failed as u64),
+        "{status:?}"
+    );
     assert_eq!(u64::from(status.adverts_seen), intact as u64);
     assert_eq!(reported_total, intact as u64);
     assert_eq!(status.queue_drops, 0);

@@ -10,7 +10,9 @@
 //! and each iteration runs the next 2 s (237,073 sightings) on a copy of it.
 //! A third run puts a gondola between each two aisles.
 //! The bytes of state per device are printed from the engine's own count
-//! (`Engine::state_bytes`: slot vector, boxed tracks, filter capacities).
+//! (`Engine::state_bytes`: slot vector, boxed tracks, filter capacities),
+//! and those of the device table's names beside it, before and after ten
+//! rotations of every address.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -175,6 +177,7 @@ fn observe(c: &mut Criterion) {
         warm.state_bytes(),
         warm.state_bytes() / tracked.max(1)
     );
+    eprintln!("{}", device_table_bytes());
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     run(&mut group, "observe_10k_devices_50_anchors", &warm, &stream);
@@ -212,6 +215,34 @@ fn observe(c: &mut Criterion) {
         &stream,
     );
     group.finish();
+}
+
+/// The names beside the engine: a device table holding 10,000 anonymous
+/// addresses, then after the whole crowd has rotated its addresses ten
+/// times (each forgotten, its number recycled for the next).
+fn device_table_bytes() -> String {
+    let mut table = aisle_gateway::engine::DeviceTable::new();
+    let name = |round: u32, d: u32| format!("#anon:{round:04x}{d:08x}");
+    for d in 0..DEVICES {
+        table.intern(&name(0, d));
+    }
+    let full = table.heap_bytes();
+    for round in 1..=10 {
+        for d in 0..DEVICES {
+            let old = table.get(&name(round - 1, d)).unwrap();
+            table.forget(old);
+            table.recycle();
+            table.intern(&name(round, d));
+        }
+    }
+    format!(
+        "device table: {full} bytes for {DEVICES} names ({} a name); after {} names, \
+         {} numbers, {} bytes",
+        full / DEVICES as usize,
+        table.handed_out(),
+        table.slots(),
+        table.heap_bytes()
+    )
 }
 
 criterion_group!(benches, observe);

@@ -84,6 +84,9 @@ pub struct Pipeline {
     identifier: Identifier,
     engine: Engine,
     devices: DeviceTable,
+    /// Devices the last tick forgot: their numbers still name them until
+    /// the next tick recycles them.
+    forgotten: Vec<DeviceId>,
     zone_ids: Vec<String>,
     anonymous_sightings: u64,
 }
@@ -101,6 +104,7 @@ impl Pipeline {
             identifier: Identifier::new(identify, shoppers, eid_time(now))?,
             engine: Engine::new(layout, engine)?,
             devices: DeviceTable::new(),
+            forgotten: Vec::new(),
             zone_ids: layout.zones.iter().map(|z| z.id.clone()).collect(),
             anonymous_sightings: 0,
         })
@@ -119,7 +123,7 @@ impl Pipeline {
         out: &mut Vec<Output>,
     ) -> Result<Option<DeviceId>, SkipReason> {
         let device = match &s.subject {
-            Subject::Device(name) => Some(self.devices.intern(name)),
+            Subject::Device(name) => Some(self.devices.intern_new(name)),
             Subject::Advert { adv, address } => {
                 self.identifier.advance(eid_time(s.ts));
                 let identified = self.identifier.identify(adv)?;
@@ -151,21 +155,49 @@ impl Pipeline {
                 )?
             }
         };
-        let Some(device) = device else {
+        let Some((device, new)) = device else {
             return Ok(None);
         };
-        self.engine
+        if let Err(e) = self
+            .engine
             .observe_named(s.ts, &s.anchor, device, s.rssi, out)
-            .map_err(SkipReason::from)?;
+        {
+            // A device first heard in a sighting the engine refused: it
+            // has no state to expire, so its number goes back now.
+            if new {
+                self.engine.forget(device);
+                self.devices.forget(device);
+            }
+            return Err(e.into());
+        }
         Ok(Some(device))
     }
 
-    /// Lets time pass to `now`: enters, dwells and exits that are due fire.
+    /// Lets time pass to `now`: enters, dwells and exits that are due fire,
+    /// and devices silent for `forget_after_s` are forgotten.
+    ///
+    /// A forgotten device's number still names it in this tick's outputs
+    /// (its exit, say); the next tick hands it back to the device table for
+    /// reuse. So take each tick's outputs, and name them through
+    /// [`Pipeline::devices`], before the next tick: the live service and the
+    /// replay do so right after every call.
     pub fn tick(&mut self, now: f64, out: &mut Vec<Output>) {
-        self.engine.tick(now, out);
+        self.devices.recycle();
+        self.forgotten.clear();
+        self.engine.tick_forgetting(now, out, &mut self.forgotten);
+        for &device in &self.forgotten {
+            self.devices.forget(device);
+        }
     }
 
-    /// The devices interned so far, to name a [`DeviceId`].
+    /// The devices the last [`Pipeline::tick`] forgot, for anything kept per
+    /// device beside the pipeline to drop them before their numbers return.
+    #[must_use]
+    pub fn forgotten(&self) -> &[DeviceId] {
+        &self.forgotten
+    }
+
+    /// The devices held, to name a [`DeviceId`].
     #[must_use]
     pub fn devices(&self) -> &DeviceTable {
         &self.devices
@@ -210,15 +242,15 @@ struct Sink<'p> {
     anonymous_sightings: &'p mut u64,
 }
 
-/// The device an identified sighting is of; none for an anonymous one
-/// without an address.
+/// The device an identified sighting is of, and whether it was numbered
+/// just now; none for an anonymous one without an address.
 fn intern(
     sink: &mut Sink<'_>,
     identified: Identified<'_>,
     address: Option<[u8; 6]>,
-) -> Result<Option<DeviceId>, SkipReason> {
+) -> Result<Option<(DeviceId, bool)>, SkipReason> {
     Ok(Some(match identified {
-        Identified::Known(name) => sink.devices.intern(name),
+        Identified::Known(name) => sink.devices.intern_new(name),
         Identified::Anonymous(_) => {
             *sink.anonymous_sightings += 1;
             // Without an address there is nothing to tell one
@@ -226,9 +258,14 @@ fn intern(
             let Some(address) = address else {
                 return Ok(None);
             };
-            let id = sink.devices.intern(&anonymous_name(address));
-            sink.engine.mark_anonymous(id)?;
-            id
+            let (id, new) = sink.devices.intern_new(&anonymous_name(address));
+            if let Err(e) = sink.engine.mark_anonymous(id) {
+                if new {
+                    sink.devices.forget(id);
+                }
+                return Err(e.into());
+            }
+            (id, new)
         }
     }))
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aisle_gateway::config::SourceSection;
 use aisle_gateway::publish::Payload;
-use aisle_gateway::service;
+use aisle_gateway::service::{self, Published, Shown};
 use aisle_gateway::sim::store::demo_layout;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -48,7 +48,11 @@ async fn the_demo_stores_anchors_run_the_node_firmware_and_their_reports_become_
     tokio::time::timeout(Duration::from_secs(60), async {
         while entered.len() < 3 {
             let published = view.recv().await.expect("gateway running");
-            if let Payload::Zone(event) = published.payload {
+            if let Shown::Decision(Published {
+                payload: Payload::Zone(event),
+                ..
+            }) = published
+            {
                 entered.insert(event.device);
             }
         }

@@ -317,6 +317,7 @@ fn provisioning_gives_a_fresh_node_an_id_and_key_and_rekeying_restarts_its_count
         adverts_seen: 0,
         queue_drops: 0,
         frames_rejected: 0,
+        crc_failures: Some(0),
     }));
     let firmware = std::thread::spawn(move || {
         let mut node = node;

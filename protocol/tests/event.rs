@@ -476,6 +476,10 @@ fn invalid_payloads_are_not_written() {
     status.firmware = "1.0".into();
     status.temperature_c = Some(400.0);
     assert!(serde_json::to_string(&status).is_err());
+    status.temperature_c = None;
+    status.last_seen = Some(f64::NAN);
+    let message = serde_json::to_string(&status).unwrap_err().to_string();
+    assert!(message.contains("last_seen"), "{message}");
 }
 
 #[test]
@@ -789,9 +793,15 @@ fn node_statuses() -> impl Strategy<Value = NodeStatus> {
             proptest::option::of(any::<u64>()),
             proptest::option::of(any::<u64>()),
         ),
+        (
+            proptest::option::of(ts()),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<u64>()),
+        ),
     )
-        .prop_map(|((id, ts, node, online, firmware), metrics)| {
-            let (uptime_s, battery_mv, temp, adverts_seen, queue_drops, frames_rejected) = metrics;
+        .prop_map(|((id, ts, node, online, firmware), metrics, link)| {
+            let (uptime_s, battery_mv, temp, adverts_seen, queue_drops, by_node) = metrics;
+            let (last_seen, by_gateway, crc_failures) = link;
             NodeStatus {
                 v: SchemaVersion,
                 id,
@@ -799,12 +809,15 @@ fn node_statuses() -> impl Strategy<Value = NodeStatus> {
                 node,
                 online,
                 firmware,
+                last_seen,
                 uptime_s,
                 battery_mv,
                 temperature_c: temp.map(|t| f64::from(t) / 10.0),
                 adverts_seen,
                 queue_drops,
-                frames_rejected,
+                crc_failures,
+                frames_rejected_by_node: by_node,
+                frames_rejected_by_gateway: by_gateway,
             }
         })
 }

@@ -340,6 +340,55 @@ fn sealer_counts_and_stops_before_wrapping() {
 }
 
 #[test]
+fn status_layout_with_and_without_crc_failures() {
+    let status = Status {
+        uptime_s: 0x0102_0304,
+        battery_mv: 2950,
+        temperature_centi_c: -125,
+        adverts_seen: 7,
+        queue_drops: 8,
+        frames_rejected: 9,
+        crc_failures: Some(0x0a0b_0c0d),
+    };
+    let mut body = [0u8; 32];
+    let n = status.encode(&mut body).unwrap();
+    assert_eq!(n, 24);
+    assert_eq!(Message::Status(status).encoded_len(), 24);
+    assert_eq!(body[..4], [4, 3, 2, 1]);
+    assert_eq!(body[16..20], 9u32.to_le_bytes(), "frames rejected");
+    assert_eq!(body[20..24], [0x0d, 0x0c, 0x0b, 0x0a], "CRC failures last");
+    assert_eq!(Status::decode(&body[..24]), Ok(status));
+    // Firmware before the field sends 20 bytes: read, the count unknown.
+    let old = Status::decode(&body[..20]).unwrap();
+    assert_eq!(
+        old,
+        Status {
+            crc_failures: None,
+            ..status
+        }
+    );
+    let mut again = [0u8; 32];
+    assert_eq!(old.encode(&mut again).unwrap(), 20);
+    assert_eq!(again[..20], body[..20]);
+    // A body cut inside the field, or with bytes after it, is refused.
+    assert!(matches!(
+        Status::decode(&body[..22]),
+        Err(Error::TooShort {
+            what: "status crc failures",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Status::decode(&body[..25]),
+        Err(Error::TooLong { .. })
+    ));
+    assert!(matches!(
+        Status::decode(&body[..19]),
+        Err(Error::TooShort { .. })
+    ));
+}
+
+#[test]
 fn provision_layout_and_factory_key() {
     let provision = Message::Provision(Provision {
         node_id: NODE,
@@ -669,16 +718,21 @@ fn owned_message() -> impl Strategy<Value = Message<'static>> {
                 })
             }
         ),
-        any::<(u32, u16, i16, u32, u32, u32)>().prop_map(|(a, b, c, d, e, f)| {
-            Message::Status(Status {
-                uptime_s: a,
-                battery_mv: b,
-                temperature_centi_c: c,
-                adverts_seen: d,
-                queue_drops: e,
-                frames_rejected: f,
-            })
-        }),
+        (
+            any::<(u32, u16, i16, u32, u32, u32)>(),
+            proptest::option::of(any::<u32>())
+        )
+            .prop_map(|((a, b, c, d, e, f), crc_failures)| {
+                Message::Status(Status {
+                    uptime_s: a,
+                    battery_mv: b,
+                    temperature_centi_c: c,
+                    adverts_seen: d,
+                    queue_drops: e,
+                    frames_rejected: f,
+                    crc_failures,
+                })
+            }),
         (
             role(),
             -127i8..=20,

@@ -6,7 +6,7 @@
 //! gateway's node-link source; the gateway publishes on a real broker.
 //! One line is tampered with mid-walk (noise, a truncated frame, a replayed
 //! frame, a forged one): the zone events still arrive, and every bad frame
-//! is counted and refused.
+//! is counted and refused. Each node's health reaches the broker, retained.
 
 mod support;
 
@@ -25,7 +25,7 @@ use aisle_gateway::nodesim::emulator::{LinkPort, run_node};
 use aisle_gateway::nodesim::medium::{Air, MediumRadio, random_address};
 use aisle_gateway::sim::phones::Phones;
 use aisle_protocol::eid::RotationExponent;
-use aisle_protocol::event::{ZoneEvent, ZoneEventKind};
+use aisle_protocol::event::{NodeStatus, ZoneEvent, ZoneEventKind};
 use aisle_protocol::link::{
     BatchWriter, Direction, MAX_BATCH_ENTRIES_LEN, MAX_WIRE_LEN, Message, Rssi, Sealer, Sighting,
 };
@@ -341,6 +341,7 @@ async fn shelf_nodes_running_the_firmware_report_a_walk_that_reaches_a_subscribe
         }
     }
     assert_eq!(received.len(), want.len(), "every decided event arrives");
+    let health = node_statuses(port, node_ids.len()).await;
     let counts = gateway.node_link.as_ref().unwrap().stats().snapshot();
     let decided = gateway.stop().await;
     stop.cancel();
@@ -353,4 +354,57 @@ async fn shelf_nodes_running_the_firmware_report_a_walk_that_reaches_a_subscribe
     assert!(counts.noise + counts.corrupt >= 2, "{counts:?}");
     assert_eq!(counts.unknown_node + counts.malformed, 0, "{counts:?}");
     assert!(counts.sightings > 100, "{counts:?}");
+
+    // Each node's health, retained, from the reports its firmware sent;
+    // the frames refused on the tampered line are counted against its node.
+    for (i, id) in node_ids.iter().enumerate() {
+        let name = aisle_gateway::nodelink::health::node_name(*id);
+        let status = health
+            .iter()
+            .find(|s| s.node == name)
+            .unwrap_or_else(|| panic!("no status for {name}: {health:#?}"));
+        assert!(status.online, "{status:?}");
+        assert_ne!(status.firmware, "unknown", "{status:?}");
+        assert!(status.uptime_s.is_some_and(|u| u >= 10), "{status:?}");
+        assert!(status.adverts_seen.is_some_and(|n| n > 0), "{status:?}");
+        assert!(
+            status.crc_failures.is_some(),
+            "the firmware counts them: {status:?}"
+        );
+        let refused = status.frames_rejected_by_gateway.unwrap();
+        if i == TAMPERED {
+            assert!(refused >= 2, "forged and replayed at least: {status:?}");
+        } else {
+            assert_eq!(refused, 0, "{status:?}");
+        }
+    }
+}
+
+/// The retained status of each of `nodes` nodes, as a dashboard connecting
+/// now gets them.
+async fn node_statuses(port: u16, nodes: usize) -> Vec<NodeStatus> {
+    let mut subscriber = Subscriber::connect(
+        port,
+        "e2e-nodes-health",
+        "aisle/v1/corner-shop/nodes/+/status",
+    )
+    .await;
+    let mut statuses: Vec<NodeStatus> = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while statuses.len() < nodes {
+        let Ok(Some(message)) = tokio::time::timeout_at(deadline, subscriber.messages.recv()).await
+        else {
+            panic!("{} of {nodes} node statuses: {statuses:#?}", statuses.len());
+        };
+        assert!(message.retain, "{}", message.topic);
+        let status: NodeStatus = serde_json::from_slice(&message.payload).unwrap();
+        assert!(
+            message
+                .topic
+                .ends_with(&format!("/nodes/{}/status", status.node))
+        );
+        statuses.retain(|s| s.node != status.node);
+        statuses.push(status);
+    }
+    statuses
 }

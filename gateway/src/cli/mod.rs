@@ -3,6 +3,7 @@
 //! `main.rs` stays a list of commands.
 
 pub mod calibrate;
+pub mod console;
 pub mod node;
 pub mod replay;
 pub mod scan;

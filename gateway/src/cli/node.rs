@@ -165,7 +165,7 @@ pub fn list(state_dir: &Path) -> Result<String, NodeCommandError> {
         ));
     }
     let mut out = format!(
-        "{:>4}  {:<16} {:<8} {:>5} {:>9} {:>9}  {:<8} {:<10} {:<8} {:>8} {:>8}\n",
+        "{:>4}  {:<16} {:<8} {:>5} {:>9} {:>9}  {:<8} {:<10} {:<8} {:>8} {:>8} {:>9}\n",
         "id",
         "anchor",
         "role",
@@ -176,7 +176,8 @@ pub fn list(state_dir: &Path) -> Result<String, NodeCommandError> {
         "last seen",
         "firmware",
         "battery",
-        "temp"
+        "temp",
+        "crc fails"
     );
     let now = wall_clock();
     for n in nodes {
@@ -203,8 +204,13 @@ fn row(n: &NodeEntry, now: f64) -> String {
     let temp = last
         .and_then(|l| l.temperature_c)
         .map_or_else(|| "-".into(), |c| format!("{c:.1} C"));
+    // Packets heard with a bad CRC since the node started; "-" from
+    // firmware that does not report them.
+    let crc = last
+        .and_then(|l| l.crc_failures)
+        .map_or_else(|| "-".into(), |n| n.to_string());
     let mut line = format!(
-        "{:>4}  {:<16} {:<8} {:>5} {:>9} {:>9}  {:<8} {:<10} {:<8} {:>8} {:>8}",
+        "{:>4}  {:<16} {:<8} {:>5} {:>9} {:>9}  {:<8} {:<10} {:<8} {:>8} {:>8} {:>9}",
         n.id,
         n.anchor,
         role_name(d.role),
@@ -215,7 +221,8 @@ fn row(n: &NodeEntry, now: f64) -> String {
         seen,
         firmware,
         battery,
-        temp
+        temp,
+        crc
     );
     if let Some(identity) = &d.identity {
         let _ = write!(line, "  advertises {identity}");

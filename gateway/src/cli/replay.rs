@@ -91,8 +91,8 @@ pub struct Summary {
     pub skipped: BTreeMap<&'static str, u64>,
     /// Lines skipped that were problems (not anonymous advertisements).
     pub problems: u64,
-    /// Known devices tracked.
-    pub devices: usize,
+    /// Devices tracked: known identities and anonymous addresses.
+    pub devices: u64,
     /// The replayer's counts.
     pub counts: crate::replay::ReplayCounts,
     /// Seconds the run took.

@@ -12,16 +12,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aisle_protocol::event::ZoneEventKind;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cli::console::{OCCUPANCY_LEGEND, OccupancyLine, view_line};
 use crate::config::{
     BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
 };
-use crate::publish::Payload;
-use crate::service::{Published, simulated_enrolment, start};
+use crate::service::{Shown, simulated_enrolment, start};
 use crate::sim::store::demo_layout;
 
 /// How long shutdown waits for tasks (the publisher flushing its window).
@@ -141,7 +140,7 @@ pub fn demo(args: &DemoArgs) -> ExitCode {
 
 /// Runs the gateway until Ctrl-C or SIGTERM. With `view`, every decision is
 /// also sent there and the broker's address is printed for the person watching.
-fn serve(loaded: &Loaded, view: Option<mpsc::UnboundedSender<Published>>) -> ExitCode {
+fn serve(loaded: &Loaded, view: Option<mpsc::UnboundedSender<Shown>>) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -166,6 +165,7 @@ fn serve(loaded: &Loaded, view: Option<mpsc::UnboundedSender<Published>>) -> Exi
             println!("MQTT broker (embedded) on {host}:{port}; watch it with:");
             println!("  mosquitto_sub -h {host} -p {port} -t 'aisle/v1/#' -v");
             println!("Zone events as they are published (times UTC); Ctrl-C stops.");
+            println!("{OCCUPANCY_LEGEND}");
         }
         wait_for_signal().await;
         shutdown.cancel();
@@ -180,12 +180,18 @@ fn serve(loaded: &Loaded, view: Option<mpsc::UnboundedSender<Published>>) -> Exi
     })
 }
 
-/// Serves with a live view printed to standard output, a line per event.
+/// Serves with a live view printed to standard output, a line per event
+/// and one for the zones' occupancy when it changes.
 fn serve_with_view(loaded: &Loaded, positions: bool) -> ExitCode {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Published>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Shown>();
     let printer = std::thread::spawn(move || {
-        while let Some(p) = rx.blocking_recv() {
-            if let Some(line) = view_line(&p, positions) {
+        let mut occupancy = OccupancyLine::new();
+        while let Some(shown) = rx.blocking_recv() {
+            let line = match &shown {
+                Shown::Decision(p) => view_line(p, positions),
+                Shown::Occupancy(round) => occupancy.line(round),
+            };
+            if let Some(line) = line {
                 // Locked a line at a time: the gateway prints too.
                 let mut out = io::stdout().lock();
                 // A closed stdout (the demo piped into `head`) ends the view, not the gateway.
@@ -198,43 +204,6 @@ fn serve_with_view(loaded: &Loaded, positions: bool) -> ExitCode {
     let code = serve(loaded, Some(tx));
     let _ = printer.join();
     code
-}
-
-/// One line of the live view, or none for what it does not show.
-#[must_use]
-pub fn view_line(p: &Published, positions: bool) -> Option<String> {
-    match &p.payload {
-        Payload::Zone(e) => {
-            let (kind, dwell) = match e.kind {
-                ZoneEventKind::Enter => ("enter", String::new()),
-                ZoneEventKind::Dwell { dwell_s } => ("dwell", format!("  {dwell_s:.0} s")),
-                ZoneEventKind::Exit { dwell_s } => ("exit", format!("  after {dwell_s:.0} s")),
-            };
-            Some(format!(
-                "{}  {kind:<5}  {:<14} {}{dwell}",
-                clock(e.ts),
-                e.device,
-                e.zone
-            ))
-        }
-        Payload::Position(pos) if positions => Some(format!(
-            "{}  at     {:<14} ({:5.1}, {:5.1}) {} {:.0}%",
-            clock(pos.ts),
-            pos.device,
-            pos.x,
-            pos.y,
-            pos.zone.as_deref().unwrap_or("-"),
-            pos.confidence * 100.0
-        )),
-        Payload::Position(_) => None,
-    }
-}
-
-/// `HH:MM:SS` of a Unix time, UTC.
-fn clock(ts: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let s = ts.max(0.0) as u64 % 86_400;
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 async fn wait_for_signal() {
@@ -263,30 +232,4 @@ fn init_logging(level: &str) -> Result<(), String> {
         .with_ansi(io::stderr().is_terminal())
         .try_init();
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aisle_protocol::event::{EventId, SchemaVersion, ZoneEvent};
-
-    #[test]
-    fn the_view_shows_zone_events_one_line_each() {
-        let p = Published {
-            topic: "t".into(),
-            payload: Payload::Zone(ZoneEvent {
-                v: SchemaVersion,
-                id: EventId::from_u128(1),
-                kind: ZoneEventKind::Exit { dwell_s: 36.4 },
-                ts: 1_767_269_045.0,
-                device: "shopper-0003".into(),
-                zone: "meat-counter".into(),
-                entered_at: 1_767_269_009.0,
-            }),
-        };
-        assert_eq!(
-            view_line(&p, false).unwrap(),
-            "12:04:05  exit   shopper-0003   meat-counter  after 36 s"
-        );
-    }
 }

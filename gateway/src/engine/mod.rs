@@ -77,8 +77,8 @@ use zone::{ZoneMap, ZoneTracker};
 
 /// Devices the engine tracks by id: ids index a vector of 8-byte slots, so
 /// this bounds it at 32 MiB whatever id a caller passes. Ids come from a
-/// [`DeviceTable`], dense from 0; an edge that interns rotating addresses
-/// must recycle its table well before this.
+/// [`DeviceTable`], dense from 0 and recycled as the engine forgets
+/// devices, so they stay below the most devices tracked at once.
 pub const MAX_DEVICE_ID: u32 = (1 << 22) - 1;
 
 /// How far a track held at a shelf stays from it, metres.
@@ -309,6 +309,19 @@ impl Engine {
     /// silent for the absence time exit, long-silent devices are dropped.
     /// A `now` that is not a finite number is ignored.
     pub fn tick(&mut self, now: f64, out: &mut Vec<Output>) {
+        self.tick_forgetting(now, out, &mut Vec::new());
+    }
+
+    /// [`Engine::tick`], also saying which devices it dropped (into
+    /// `forgotten`): the engine holds nothing of them any more, so whoever
+    /// numbered them may reuse the numbers once this tick's outputs, which
+    /// may still name them, are taken.
+    pub fn tick_forgetting(
+        &mut self,
+        now: f64,
+        out: &mut Vec<Output>,
+        forgotten: &mut Vec<DeviceId>,
+    ) {
         if !now.is_finite() {
             return;
         }
@@ -333,7 +346,17 @@ impl Engine {
             // A track marked before its first sighting has nothing to forget.
             if track.last_fix.is_some() && now - track.last_heard > config.forget_after_s {
                 *slot = None;
+                forgotten.push(device);
             }
+        }
+    }
+
+    /// Drops everything the engine holds of `device` at once, without the
+    /// events a tick would emit: for a device numbered for a sighting the
+    /// engine then refused.
+    pub fn forget(&mut self, device: DeviceId) {
+        if let Some(slot) = self.tracks.get_mut(device.0 as usize) {
+            *slot = None;
         }
     }
 

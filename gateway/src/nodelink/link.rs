@@ -54,6 +54,11 @@ pub struct NodeLive {
     pub hello: Option<Hello>,
     /// Its last `Status`.
     pub status: Option<Status>,
+    /// When that `Status` came, Unix seconds.
+    pub status_at: Option<f64>,
+    /// Frames naming it that the gateway refused (forged, replayed,
+    /// corrupt, malformed) this run.
+    pub rejected_by_gateway: u64,
 }
 
 /// Every node's link state, shared by the ports.
@@ -93,6 +98,19 @@ impl NodeLinks {
     #[must_use]
     pub fn live(&self, id: u32) -> Option<&NodeLive> {
         self.nodes.get(&id).map(|n| &n.live)
+    }
+
+    /// What this run heard from each node, by id.
+    pub fn each_live(&self) -> impl Iterator<Item = (u32, &NodeLive)> {
+        self.nodes.iter().map(|(id, n)| (*id, &n.live))
+    }
+
+    /// Counts a refused frame against the node it names, if this run knows
+    /// that node (a forged frame may name any number).
+    fn refused_naming(&mut self, id: u32) {
+        if let Some(runtime) = self.nodes.get_mut(&id) {
+            runtime.live.rejected_by_gateway += 1;
+        }
     }
 
     /// Nodes heard within [`ONLINE_WITHIN_S`] of `now`.
@@ -167,9 +185,11 @@ impl NodeLinks {
                     uptime_s = status.uptime_s,
                     battery_mv = status.battery_mv,
                     queue_drops = status.queue_drops,
+                    crc_failures = ?status.crc_failures,
                     "node status"
                 );
                 runtime.live.status = Some(status);
+                runtime.live.status_at = Some(now);
             }
             Message::SightingBatch(batch) => {
                 let anchor: Arc<str> = self
@@ -375,6 +395,7 @@ fn last_state(live: &NodeLive) -> LastState {
         temperature_c: status.map(|s| f64::from(s.temperature_centi_c) / 100.0),
         queue_drops: status.map(|s| s.queue_drops),
         frames_rejected: status.map(|s| s.frames_rejected),
+        crc_failures: status.and_then(|s| s.crc_failures),
     }
 }
 
@@ -433,6 +454,9 @@ impl PortReceiver {
                                 .get(2..6)
                                 .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
                             rejection.log(&self.port, node);
+                            if let Some(node) = node {
+                                links.refused_naming(node);
+                            }
                         }
                     }
                     input = rest;

@@ -29,6 +29,7 @@
 //! seconds apart.
 
 pub mod command;
+pub mod health;
 pub mod link;
 pub mod port;
 pub mod registry;
@@ -37,6 +38,7 @@ pub mod sightings;
 pub mod source;
 pub mod stats;
 
+pub use health::NodeHealth;
 pub use link::{NodeLinks, NodeLive, PortReceiver};
 pub use registry::{NodeEntry, NodeSettings, Registry, RegistryError, RoleName};
 pub use source::NodeLinkSource;

@@ -100,6 +100,9 @@ pub struct LastState {
     /// Frames the node rejected since it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_rejected: Option<u32>,
+    /// Packets it heard that failed their CRC since it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc_failures: Option<u32>,
 }
 
 /// One provisioned node.

@@ -120,6 +120,23 @@ impl Coverage {
         self.open = open;
     }
 
+    /// `device` is forgotten (long silent): no fix will come for its owed
+    /// seconds, and its number may next stand for another device, which
+    /// must inherit none of this one's seconds or fixes.
+    pub fn forget(&mut self, device: DeviceId) {
+        let Some(slot) = self.devices.get_mut(device.0 as usize) else {
+            return;
+        };
+        let slot = std::mem::take(slot);
+        self.uncovered += slot.owed.len() as u64;
+        if slot.open.is_some() {
+            // Sweeps close seconds long before a device is forgotten; one
+            // still open will get no fix either.
+            self.uncovered += u64::from(!slot.covered);
+            self.open.retain(|&d| d != device);
+        }
+    }
+
     /// Closes every open second and gives up on owed ones.
     pub fn finish(&mut self, fill: &mut impl FnMut(Position)) {
         for d in std::mem::take(&mut self.open) {
@@ -199,6 +216,26 @@ mod tests {
         c.fixed(fix(40.6), &mut fill);
         c.finish(&mut fill);
         assert!(filled.is_empty());
+        assert_eq!(c.uncovered, 1);
+    }
+
+    #[test]
+    fn a_forgotten_number_passes_on_no_seconds_or_fixes() {
+        let mut c = Coverage::default();
+        let mut filled = Vec::new();
+        let mut fill = |p: Position| filled.push(p.ts);
+        // The first device: fixed at 5.2, then heard in second 10.
+        c.heard(D, 5.1, &mut fill);
+        c.fixed(fix(5.2), &mut fill);
+        c.heard(D, 10.5, &mut fill);
+        c.forget(D);
+        assert_eq!(c.uncovered, 1, "its open second is given up");
+        // A new device under the same number: its fix at 11.8 would have
+        // stood for the old device's second 10 (within BACKFILL_MAX_S).
+        c.heard(D, 11.7, &mut fill);
+        c.fixed(fix(11.8), &mut fill);
+        c.finish(&mut fill);
+        assert!(filled.is_empty(), "{filled:?}");
         assert_eq!(c.uncovered, 1);
     }
 }

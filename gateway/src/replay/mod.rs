@@ -338,6 +338,9 @@ impl Replayer {
             self.pipeline.tick(t, &mut self.outputs);
             self.coverage.sweep(t, &mut |p| self.fills.push(p));
             self.publish();
+            for &device in self.pipeline.forgotten() {
+                self.coverage.forget(device);
+            }
             k += 1;
         }
         self.next_tick = Some(k);
@@ -403,10 +406,11 @@ impl Replayer {
         self.counts
     }
 
-    /// Devices tracked so far (known identities).
+    /// Devices tracked so far: known identities and anonymous addresses
+    /// (one heard again after being forgotten counts again).
     #[must_use]
-    pub fn devices(&self) -> usize {
-        self.pipeline.devices().len()
+    pub fn devices(&self) -> u64 {
+        self.pipeline.devices().handed_out()
     }
 
     /// The last reason an output could not be published, for the summary.

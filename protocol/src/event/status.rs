@@ -9,8 +9,10 @@ use crate::Error;
 /// The status of one shelf node, published retained on
 /// `aisle/v1/{store}/nodes/{node}/status`.
 ///
-/// The gateway publishes it for each node it hears over the node link; a
-/// node with its own MQTT connection publishes it itself. Either registers
+/// The gateway publishes it for each node it hears over the node link: when
+/// the node reports its health, and once, offline, when the node has gone
+/// silent (with the last figures it sent and when it was last heard). A
+/// node with its own MQTT connection publishes it itself and registers
 /// [`NodeStatus::offline`] as the last will, so the broker marks the node
 /// offline when the connection drops. The metrics are absent from that form.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,8 @@ pub struct NodeStatus {
     pub node: String,
     /// Whether the node is running and reporting.
     pub online: bool,
+    /// When the node was last heard, Unix seconds.
+    pub last_seen: Option<f64>,
     /// The node's firmware version.
     pub firmware: String,
     /// Seconds since the node booted.
@@ -39,8 +43,15 @@ pub struct NodeStatus {
     pub adverts_seen: Option<u64>,
     /// Sightings dropped since boot because the node's queue was full.
     pub queue_drops: Option<u64>,
-    /// Node link frames the gateway rejected (bad tag, replay, corruption).
-    pub frames_rejected: Option<u64>,
+    /// Packets the node heard that failed their CRC since boot: a noisy
+    /// spot or a failing antenna shows here.
+    pub crc_failures: Option<u64>,
+    /// Node link frames the node rejected since boot (bad tag, replay,
+    /// corruption).
+    pub frames_rejected_by_node: Option<u64>,
+    /// Node link frames naming this node that the gateway rejected (forged,
+    /// replayed, malformed) since the gateway started.
+    pub frames_rejected_by_gateway: Option<u64>,
 }
 
 impl NodeStatus {
@@ -54,12 +65,15 @@ impl NodeStatus {
             node,
             online: false,
             firmware,
+            last_seen: None,
             uptime_s: None,
             battery_mv: None,
             temperature_c: None,
             adverts_seen: None,
             queue_drops: None,
-            frames_rejected: None,
+            crc_failures: None,
+            frames_rejected_by_node: None,
+            frames_rejected_by_gateway: None,
         }
     }
 
@@ -68,6 +82,9 @@ impl NodeStatus {
         check_ts("ts", self.ts)?;
         check_id("node", &self.node)?;
         check_text("firmware", &self.firmware)?;
+        if let Some(seen) = self.last_seen {
+            check_ts("last_seen", seen)?;
+        }
         if let Some(t) = self.temperature_c
             && !(-60.0..=150.0).contains(&t)
         {

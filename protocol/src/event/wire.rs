@@ -82,6 +82,8 @@ pub(super) struct NodeStatus {
     online: bool,
     firmware: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_seen: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     uptime_s: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     battery_mv: Option<u16>,
@@ -92,7 +94,11 @@ pub(super) struct NodeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     queue_drops: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    frames_rejected: Option<u64>,
+    crc_failures: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    frames_rejected_by_node: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    frames_rejected_by_gateway: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -118,13 +118,21 @@ pub struct Status {
     pub queue_drops: u32,
     /// Link frames rejected (checksum, tag, replay) since start.
     pub frames_rejected: u32,
+    /// Packets heard on the air that failed their CRC-24 (or were cut
+    /// short) since start. `None` from firmware that predates the field,
+    /// whose `Status` body ends before it.
+    pub crc_failures: Option<u32>,
 }
 
 /// Bytes of a [`Status`] body.
-const STATUS_LEN: usize = 20;
+const STATUS_LEN: usize = 24;
+/// Bytes of a [`Status`] body without `crc_failures`, as firmware before
+/// the field sends it: still read, as `crc_failures: None`.
+const STATUS_LEN_WITHOUT_CRC: usize = 20;
 
 impl Status {
-    /// Reads a `Status` body.
+    /// Reads a `Status` body: 24 bytes, or the 20 of firmware before
+    /// `crc_failures`.
     pub fn decode(body: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(body);
         let status = Self {
@@ -134,9 +142,28 @@ impl Status {
             adverts_seen: r.u32("status adverts seen")?,
             queue_drops: r.u32("status queue drops")?,
             frames_rejected: r.u32("status frames rejected")?,
+            crc_failures: None,
+        };
+        let status = if body.len() > STATUS_LEN_WITHOUT_CRC {
+            Self {
+                crc_failures: Some(r.u32("status crc failures")?),
+                ..status
+            }
+        } else {
+            status
         };
         r.finish("status")?;
         Ok(status)
+    }
+
+    /// Bytes the body takes: without `crc_failures` when it is `None`.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        if self.crc_failures.is_some() {
+            STATUS_LEN
+        } else {
+            STATUS_LEN_WITHOUT_CRC
+        }
     }
 
     /// Writes the body into `out`, returning the bytes written.
@@ -148,6 +175,9 @@ impl Status {
         w.u32(self.adverts_seen, "status")?;
         w.u32(self.queue_drops, "status")?;
         w.u32(self.frames_rejected, "status")?;
+        if let Some(crc_failures) = self.crc_failures {
+            w.u32(crc_failures, "status")?;
+        }
         Ok(w.len())
     }
 }
@@ -467,7 +497,7 @@ impl<'a> Message<'a> {
     pub fn encoded_len(&self) -> usize {
         match self {
             Self::Hello(_) => HELLO_LEN,
-            Self::Status(_) => STATUS_LEN,
+            Self::Status(status) => status.encoded_len(),
             Self::SightingBatch(batch) => batch.encoded_len(),
             Self::Configure(configure) => configure.encoded_len(),
             Self::Provision(_) => PROVISION_LEN,

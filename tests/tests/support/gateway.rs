@@ -11,7 +11,7 @@ use aisle_gateway::config::{
 use aisle_gateway::mqtt::PublisherStats;
 use aisle_gateway::nodelink::NodeLinkSource;
 use aisle_gateway::publish::Payload;
-use aisle_gateway::service::{self, Published};
+use aisle_gateway::service::{self, Published, Shown};
 use aisle_gateway::sim::store::demo_layout;
 use aisle_protocol::event::ZoneEvent;
 use tokio::sync::mpsc;
@@ -27,7 +27,7 @@ pub struct Gateway {
     pub stats: Arc<PublisherStats>,
     /// The node link, when a source is one.
     pub node_link: Option<NodeLinkSource>,
-    view: mpsc::UnboundedReceiver<Published>,
+    view: mpsc::UnboundedReceiver<Shown>,
     /// Every zone event the gateway decided, in order.
     pub decided: Vec<ZoneEvent>,
     tracker: TaskTracker,
@@ -98,7 +98,11 @@ impl Gateway {
                 let Some(published) = self.view.recv().await else {
                     panic!("the gateway stopped before deciding {what}");
                 };
-                if let Payload::Zone(event) = published.payload {
+                if let Shown::Decision(Published {
+                    payload: Payload::Zone(event),
+                    ..
+                }) = published
+                {
                     self.decided.push(event);
                 }
             }
@@ -119,7 +123,11 @@ impl Gateway {
             .await
             .expect("the gateway stops in time");
         while let Ok(published) = self.view.try_recv() {
-            if let Payload::Zone(event) = published.payload {
+            if let Shown::Decision(Published {
+                payload: Payload::Zone(event),
+                ..
+            }) = published
+            {
                 self.decided.push(event);
             }
         }

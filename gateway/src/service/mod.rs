@@ -8,6 +8,8 @@
 //!   [`TICK`], and turns decisions into MQTT messages: zone events at QoS 1
 //!   (spooled on disk before they count as accepted), positions at QoS 0,
 //!   and every [`OCCUPANCY_EVERY`] each zone's occupancy, QoS 0 retained;
+//! - with a node link, it publishes each shelf node's status, retained, as
+//!   the node reports and when it goes silent;
 //! - the publisher task (see [`crate::mqtt`]) owns the broker connection;
 //! - with `broker = "embedded"`, rumqttd runs on its own thread.
 
@@ -27,10 +29,15 @@ use crate::mqtt::{
     BrokerError, BrokerOptions, EmbeddedBroker, Outgoing, Publisher, PublisherConfig,
     PublisherError, PublisherStats, RetainedStatus,
 };
-use crate::nodelink::{NodeLinkSource, RegistryError};
+use crate::nodelink::{NodeHealth, NodeLinkSource, RegistryError};
 use crate::pipeline::{Pipeline, PipelineError, SourceSighting};
 use crate::publish::{EventIds, Payload, ZoneNames, to_payload};
-use crate::source::{SimulatedStore, play_recording, wall_clock};
+use crate::source::wall_clock;
+
+mod sources;
+
+pub use sources::simulated_enrolment;
+use sources::{simulated_nodes, spawn_source};
 
 /// How often the engine is ticked, so enters, dwells and exits fire on time
 /// even when no sighting arrives. A quarter second keeps their lateness well
@@ -81,6 +88,16 @@ pub struct Published {
     pub payload: Payload,
 }
 
+/// What the console of `aisle demo` is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// A decision, as it is published.
+    Decision(Published),
+    /// Every zone's occupancy, in layout order, as published each
+    /// [`OCCUPANCY_EVERY`].
+    Occupancy(Vec<ZoneOccupancy>),
+}
+
 /// What the running gateway tells its caller.
 #[derive(Debug, Clone)]
 pub struct Running {
@@ -96,11 +113,11 @@ pub struct Running {
 /// Starts the gateway; returns once everything runs. The tasks stop when
 /// `shutdown` is cancelled; wait on `tracker` for them to finish.
 ///
-/// `view`, when given, receives every decision as it is published: the
-/// console of `aisle demo`.
+/// `view`, when given, receives every decision as it is published, and
+/// the occupancy figures: the console of `aisle demo`.
 pub fn start(
     loaded: &Loaded,
-    view: Option<mpsc::UnboundedSender<Published>>,
+    view: Option<mpsc::UnboundedSender<Shown>>,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<Running, ServiceError> {
@@ -196,6 +213,7 @@ pub fn start(
         view,
         started_at,
         node_link: node_link.clone(),
+        node_health: NodeHealth::new(),
     };
     tracker.spawn(task.run(sightings_rx, shutdown.clone()));
     Ok(Running {
@@ -203,200 +221,6 @@ pub fn start(
         stats: publisher.stats(),
         node_link,
     })
-}
-
-fn spawn_source(
-    source: &SourceSection,
-    loaded: &Loaded,
-    out: mpsc::Sender<SourceSighting>,
-    tracker: &TaskTracker,
-    shutdown: &CancellationToken,
-) {
-    let stop = shutdown.clone();
-    match source.clone() {
-        SourceSection::Simulator {
-            shoppers,
-            seed,
-            opted_in_share,
-            ..
-        } => {
-            let rotation = aisle_protocol::eid::RotationExponent::new(
-                loaded.config.identify.rotation_exponent,
-            );
-            let Ok(rotation) = rotation else { return };
-            let store = SimulatedStore::new(
-                loaded.layout.clone(),
-                shoppers,
-                seed,
-                opted_in_share,
-                rotation,
-            );
-            tracker.spawn(async move {
-                if let Err(error) = store.run(out, stop).await {
-                    tracing::error!(%error, "simulated store stopped");
-                }
-            });
-        }
-        SourceSection::Bluetooth { anchor, adapter } => {
-            let source = crate::bluetooth::AdapterSource {
-                anchor: anchor.into(),
-                adapter,
-            };
-            tracker.spawn(source.run(out, stop));
-        }
-        SourceSection::Recording { path, speed } => {
-            tracker.spawn(async move {
-                match play_recording(path, speed, out, stop).await {
-                    Ok(()) => tracing::info!("recording played to its end"),
-                    Err(error) => tracing::error!(%error, "recording stopped"),
-                }
-            });
-        }
-        // Started by `start`, which shares one registry between its ports.
-        SourceSection::NodeLink { .. } => {}
-    }
-}
-
-/// Scan window of the simulated store's shelf nodes: a batch a second per
-/// node keeps a dozen nodes' links as quiet as a real store's UARTs need
-/// (about 1 KiB a second each with 30 phones in range), and the engine's
-/// filter works on the batches' per-window means.
-const SIMULATED_SCAN_WINDOW_MS: u16 = 1000;
-
-/// Starts a simulated store whose anchors are shelf nodes running the
-/// firmware core: the store's sightings go on the air, each node hears its
-/// own, and what the nodes report comes in through a node link as from
-/// serial ports. The nodes' registry (fresh keys) lives in a temporary
-/// directory of its own.
-fn simulated_nodes(
-    (shoppers, seed, opted_in_share): (usize, u64, f64),
-    loaded: &Loaded,
-    out: &mpsc::Sender<SourceSighting>,
-    tracker: &TaskTracker,
-    shutdown: &CancellationToken,
-) -> Result<NodeLinkSource, ServiceError> {
-    use crate::nodelink::{NodeEntry, NodeSettings, Registry};
-    use crate::nodesim::fleet::{self, FleetError, NodePlan};
-    use crate::nodesim::{emulator::carry, medium::Air};
-
-    let rotation =
-        aisle_protocol::eid::RotationExponent::new(loaded.config.identify.rotation_exponent)
-            .map_err(|e| FleetError::Start(std::io::Error::other(e.to_string())))?;
-    let state_dir = std::env::temp_dir().join(format!(
-        "aisle-simulated-nodes-{}-{seed}",
-        std::process::id()
-    ));
-    let mut registry = Registry::open(&state_dir)?;
-    let mut air = Air::new();
-    let mut plans = Vec::new();
-    let desired = NodeSettings {
-        scan_window_ms: SIMULATED_SCAN_WINDOW_MS,
-        ..NodeSettings::default()
-    };
-    let mut keys = vec![[0u8; 16]; loaded.layout.anchors.len()];
-    for key in &mut keys {
-        getrandom::fill(key)
-            .map_err(|e| FleetError::Start(std::io::Error::other(e.to_string())))?;
-    }
-    registry.update(|nodes| {
-        nodes.nodes.clear();
-        for ((i, anchor), key) in loaded.layout.anchors.iter().enumerate().zip(keys) {
-            let node_id = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let anchor_id: Arc<str> = Arc::from(anchor.id.as_str());
-            nodes.nodes.push(NodeEntry::new(
-                node_id,
-                anchor.id.clone(),
-                key,
-                desired.clone(),
-            ));
-            plans.push(NodePlan {
-                radio: air.radio(anchor_id.clone()),
-                anchor: anchor_id,
-                node_id,
-                key,
-                seed: seed.wrapping_add(u64::from(node_id)),
-            });
-        }
-        Ok(())
-    })?;
-    let link = NodeLinkSource::open(&state_dir)?;
-    let (ends, fleet_thread) = fleet::start(plans, SIMULATED_SCAN_WINDOW_MS, shutdown.clone())?;
-    let mut links = Vec::with_capacity(ends.len());
-    for end in ends {
-        let (link, out, stop) = (link.clone(), out.clone(), shutdown.clone());
-        let name = format!("simulated node {} ({})", end.node_id, end.anchor);
-        links.push(
-            tracker.spawn(async move { link.run_stream(&name, end.stream, out, stop).await }),
-        );
-    }
-    // The registry goes once nothing writes to it any more.
-    tracker.spawn(async move {
-        for task in links {
-            let _ = task.await;
-        }
-        let _ = tokio::task::spawn_blocking(move || {
-            let _ = fleet_thread.join();
-            let _ = std::fs::remove_dir_all(state_dir);
-        })
-        .await;
-    });
-    let store = SimulatedStore::new(
-        loaded.layout.clone(),
-        shoppers,
-        seed,
-        opted_in_share,
-        rotation,
-    );
-    let (air_tx, air_rx) = mpsc::channel(SIGHTING_QUEUE);
-    let stop = shutdown.clone();
-    tracker.spawn(async move {
-        if let Err(error) = store.run(air_tx, stop).await {
-            tracing::error!(%error, "simulated store stopped");
-        }
-    });
-    tracker.spawn(async move {
-        let counts = carry(air_rx, air).await;
-        tracing::info!(?counts, "simulated air closed");
-    });
-    Ok(link)
-}
-
-/// The enrolment a configuration's simulated stores imply: the opted-in
-/// shoppers of each, so that the demo's phones resolve without a shoppers file.
-#[must_use]
-pub fn simulated_enrolment(loaded: &Loaded) -> Vec<crate::identify::EnrolledShopper> {
-    let Ok(rotation) =
-        aisle_protocol::eid::RotationExponent::new(loaded.config.identify.rotation_exponent)
-    else {
-        return Vec::new();
-    };
-    loaded
-        .config
-        .sources
-        .iter()
-        .filter_map(|s| match s {
-            SourceSection::Simulator {
-                shoppers,
-                seed,
-                opted_in_share,
-                ..
-            } => {
-                let store = SimulatedStore::new(
-                    loaded.layout.clone(),
-                    *shoppers,
-                    *seed,
-                    *opted_in_share,
-                    rotation,
-                );
-                let names = store.device_names();
-                Some(store.phones.enrolment(names.iter().map(String::as_str)))
-            }
-            SourceSection::Recording { .. }
-            | SourceSection::NodeLink { .. }
-            | SourceSection::Bluetooth { .. } => None,
-        })
-        .flatten()
-        .collect()
 }
 
 fn version() -> String {
@@ -435,9 +259,10 @@ struct PipelineTask {
     status_topic: String,
     publish_positions: bool,
     out: mpsc::Sender<Outgoing>,
-    view: Option<mpsc::UnboundedSender<Published>>,
+    view: Option<mpsc::UnboundedSender<Shown>>,
     started_at: f64,
     node_link: Option<NodeLinkSource>,
+    node_health: NodeHealth,
 }
 
 impl PipelineTask {
@@ -471,6 +296,9 @@ impl PipelineTask {
                 _ = tick.tick() => {
                     let now = clock.0 + clock.1.elapsed().as_secs_f64();
                     self.pipeline.tick(now, &mut outputs);
+                    if !self.publish_node_health().await {
+                        break;
+                    }
                 }
                 _ = occupancy.tick() => {
                     let now = clock.0 + clock.1.elapsed().as_secs_f64();
@@ -526,6 +354,7 @@ impl PipelineTask {
     /// reach a topic or a payload.
     fn publish_occupancy(&mut self, now: f64) {
         let counts = self.pipeline.engine().occupancy();
+        let mut round = Vec::with_capacity(counts.len());
         for (i, count) in counts.into_iter().enumerate() {
             let Some(zone) = u16::try_from(i)
                 .ok()
@@ -552,7 +381,51 @@ impl PipelineTask {
             // Like a position, a figure is worth nothing late: the next one
             // replaces it, so drop it rather than wait for room.
             let _ = self.out.try_send(message);
+            if self.view.is_some() {
+                round.push(payload);
+            }
         }
+        if let Some(view) = &self.view {
+            let _ = view.send(Shown::Occupancy(round));
+        }
+    }
+
+    /// Publishes the shelf nodes' statuses that are due (see
+    /// [`crate::nodelink::health`]), QoS 1 retained; false once the
+    /// publisher is gone. QoS 1 and spooled like events: an offline status
+    /// lost would leave a dead node retained as online.
+    async fn publish_node_health(&mut self) -> bool {
+        let Some(link) = &self.node_link else {
+            return true;
+        };
+        let now = wall_clock();
+        let due = {
+            let ids = &mut self.ids;
+            self.node_health.due(&link.lock(), now, || ids.next_id())
+        };
+        for (node, status) in due {
+            if !status.online {
+                tracing::warn!(node, last_seen = ?status.last_seen, "node went silent");
+            }
+            let Ok(topic) = Topic::node_status(&self.store, &status.node).map(|t| t.to_string())
+            else {
+                continue;
+            };
+            // An empty retained payload would clear the node's status.
+            let body = match serde_json::to_vec(&status) {
+                Ok(body) => body,
+                Err(error) => {
+                    tracing::error!(node, %error, "node status not published");
+                    continue;
+                }
+            };
+            let mut message = Outgoing::at_least_once(topic, body);
+            message.retain = true;
+            if self.out.send(message).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Publishes what the pipeline decided; false once the publisher is gone.
@@ -591,7 +464,7 @@ impl PipelineTask {
                 }
             }
             if let Some(view) = &self.view {
-                let _ = view.send(Published { topic, payload });
+                let _ = view.send(Shown::Decision(Published { topic, payload }));
             }
         }
         true
