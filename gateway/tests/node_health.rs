@@ -11,20 +11,19 @@ use aisle_gateway::config::SourceSection;
 use aisle_gateway::mqtt::EmbeddedBroker;
 use aisle_gateway::nodelink::health::node_name;
 use aisle_gateway::nodelink::link::ONLINE_WITHIN_S;
-use aisle_gateway::nodelink::{
-    NodeEntry, NodeHealth, NodeLinks, NodeSettings, PortReceiver, Registry,
-};
+use aisle_gateway::nodelink::{NodeHealth, NodeLinks, PortReceiver};
 use aisle_gateway::service;
 use aisle_gateway::sim::store::demo_layout;
 use aisle_protocol::event::{EventId, NodeStatus};
 use aisle_protocol::link::{Direction, MAX_WIRE_LEN, Message, Role, Sealer, Status};
 use aisle_protocol::topic::Topic;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use support::scripted_node::ScriptedNode;
-use support::{KEY, NODE, registry_with_node};
+use support::subscriber::subscribe;
+use support::{KEY, NODE, registry_with_node, registry_with_node_at};
 
 const T0: f64 = 1_767_225_600.0;
 
@@ -200,49 +199,29 @@ fn crc_failures_reach_the_node_list_and_the_status_when_the_firmware_sends_them(
     assert_eq!(due[0].1.crc_failures, None);
 }
 
-/// Subscribes to every node status of `store` and forwards them.
+/// Subscribes to every node status of `store`: each status and its retain
+/// flag, its topic checked against the node it names.
 async fn statuses(
     port: u16,
     client_id: &str,
     store: &str,
 ) -> tokio::sync::mpsc::UnboundedReceiver<(NodeStatus, bool)> {
-    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
-    options.set_keep_alive(Duration::from_secs(5));
-    let (client, mut event_loop) = AsyncClient::new(options, 16);
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
     let filter = format!("aisle/v1/{store}/nodes/+/status");
+    let mut received = subscribe(port, client_id, &filter, QoS::AtLeastOnce).await;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let store = store.to_owned();
     tokio::spawn(async move {
-        let mut subscribed_tx = Some(subscribed_tx);
-        loop {
-            match event_loop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    client.try_subscribe(&filter, QoS::AtLeastOnce).unwrap();
-                }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    if let Some(tx) = subscribed_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let status: NodeStatus = serde_json::from_slice(&p.payload).unwrap();
-                    assert_eq!(
-                        p.topic,
-                        format!("aisle/v1/demo-store/nodes/{}/status", status.node)
-                    );
-                    if tx.send((status, p.retain)).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        while let Some(p) = received.recv().await {
+            let status: NodeStatus = serde_json::from_slice(&p.payload).unwrap();
+            assert_eq!(
+                p.topic,
+                format!("aisle/v1/{store}/nodes/{}/status", status.node)
+            );
+            if tx.send((status, p.retain)).is_err() {
+                return;
             }
         }
     });
-    tokio::time::timeout(Duration::from_secs(10), subscribed)
-        .await
-        .expect("subscribed within 10 s")
-        .unwrap();
     rx
 }
 
@@ -254,18 +233,7 @@ async fn the_service_publishes_each_nodes_status_retained() {
     let layout = demo_layout();
     let store = layout.store.id.clone();
     let state_dir = dir.path().join("state");
-    Registry::open(&state_dir)
-        .unwrap()
-        .update(|nodes| {
-            nodes.nodes.push(NodeEntry::new(
-                NODE,
-                layout.anchors[0].id.clone(),
-                KEY,
-                NodeSettings::default(),
-            ));
-            Ok(())
-        })
-        .unwrap();
+    registry_with_node_at(&state_dir, KEY, &layout.anchors[0].id);
     let node = ScriptedNode::new(KEY, NODE);
     let loaded = support::demo_store(
         vec![SourceSection::NodeLink {

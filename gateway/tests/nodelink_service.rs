@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use aisle_gateway::config::SourceSection;
 use aisle_gateway::mqtt::EmbeddedBroker;
-use aisle_gateway::nodelink::{NodeEntry, NodeSettings, Registry};
 use aisle_gateway::service;
 use aisle_gateway::sim::store::demo_layout;
 use aisle_protocol::link::Role;
@@ -15,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use support::scripted_node::{Downlink, ScriptedNode};
-use support::{KEY, NODE, batch};
+use support::{KEY, NODE, batch, registry_with_node_at};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_runs_the_node_link_source_configures_nodes_and_counts_them_online() {
@@ -25,18 +24,7 @@ async fn the_service_runs_the_node_link_source_configures_nodes_and_counts_them_
     let layout = demo_layout();
     let anchor = layout.anchors[0].id.clone();
     let state_dir = dir.path().join("state");
-    Registry::open(&state_dir)
-        .unwrap()
-        .update(|nodes| {
-            nodes.nodes.push(NodeEntry::new(
-                NODE,
-                anchor.clone(),
-                KEY,
-                NodeSettings::default(),
-            ));
-            Ok(())
-        })
-        .unwrap();
+    registry_with_node_at(&state_dir, KEY, &anchor);
     let node = ScriptedNode::new(KEY, NODE);
     let loaded = support::demo_store(
         vec![SourceSection::NodeLink {

@@ -13,8 +13,8 @@ use aisle_gateway::service::{self, OCCUPANCY_EVERY};
 use aisle_gateway::sim::store::demo_layout;
 use aisle_protocol::event::ZoneOccupancy;
 use aisle_protocol::topic::{Topic, filter};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::sync::mpsc;
+use rumqttc::QoS;
+use support::subscriber::{Received, subscribe};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,55 +23,6 @@ use tokio_util::task::TaskTracker;
 /// comes one or two publications in; the rest is slack for a loaded machine
 /// running a debug build.
 const WAIT: Duration = Duration::from_secs(60);
-
-/// One publication as the subscriber saw it.
-struct Received {
-    topic: String,
-    payload: Vec<u8>,
-    retain: bool,
-}
-
-/// Subscribes to `filter` and forwards every publication.
-async fn subscribe(port: u16, client_id: &str, filter: &str) -> mpsc::UnboundedReceiver<Received> {
-    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
-    options.set_keep_alive(Duration::from_secs(5));
-    let (client, mut event_loop) = AsyncClient::new(options, 16);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
-    let filter = filter.to_owned();
-    tokio::spawn(async move {
-        let mut subscribed_tx = Some(subscribed_tx);
-        loop {
-            match event_loop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    client.try_subscribe(&filter, QoS::AtMostOnce).unwrap();
-                }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    if let Some(tx) = subscribed_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let received = Received {
-                        topic: p.topic,
-                        payload: p.payload.to_vec(),
-                        retain: p.retain,
-                    };
-                    if tx.send(received).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    });
-    tokio::time::timeout(Duration::from_secs(20), subscribed)
-        .await
-        .expect("subscribed in time")
-        .unwrap();
-    rx
-}
 
 /// Reads an occupancy publication, checking it names only a layout zone and
 /// carries counts, nothing else.
@@ -117,7 +68,13 @@ async fn service_publishes_zone_occupancy_retained() {
     );
     loaded.shoppers = service::simulated_enrolment(&loaded);
 
-    let mut messages = subscribe(port, "occupancy-test-live", "aisle/v1/+/zones/+/occupancy").await;
+    let mut messages = subscribe(
+        port,
+        "occupancy-test-live",
+        "aisle/v1/+/zones/+/occupancy",
+        QoS::AtMostOnce,
+    )
+    .await;
 
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
@@ -167,6 +124,7 @@ async fn service_publishes_zone_occupancy_retained() {
         port,
         "occupancy-test-late",
         &filter::all_occupancy(&store).unwrap(),
+        QoS::AtMostOnce,
     )
     .await;
     // A live publication may race the retained ones in; the retained arrive

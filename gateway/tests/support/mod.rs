@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses a part
 
 pub mod scripted_node;
+pub mod subscriber;
 
 use std::path::Path;
 use std::process::Command;
@@ -64,13 +65,19 @@ pub fn batch(node: &mut ScriptedNode, window_start_ms: u64) -> Vec<u8> {
     node.seal(&Message::SightingBatch(batch))
 }
 
+/// A registry in `dir` holding node `NODE` with `key` at `ANCHOR`.
 pub fn registry_with_node(dir: &Path, key: NodeKey) -> Registry {
+    registry_with_node_at(dir, key, ANCHOR)
+}
+
+/// A registry in `dir` holding node `NODE` with `key` at `anchor`.
+pub fn registry_with_node_at(dir: &Path, key: NodeKey, anchor: &str) -> Registry {
     let mut registry = Registry::open(dir).unwrap();
     registry
         .update(|nodes| {
             nodes.nodes.push(NodeEntry::new(
                 NODE,
-                ANCHOR.into(),
+                anchor.into(),
                 key,
                 NodeSettings::default(),
             ));
