@@ -37,6 +37,13 @@ pub struct CalibrateConfig {
     /// Weight of the map's pull towards the plain model (see
     /// [`ShadowingMap::prior_weight`]). Default 0.5.
     pub shadowing_prior_weight: f64,
+    /// Readings are pooled per anchor into square cells this wide, metres,
+    /// each reduced to one reference point at the readings' mean position.
+    /// Surveyed reference points (the reference room's lie 1.3 m apart and
+    /// more) keep a cell each; a calibration walk, whose every reading has
+    /// its own position, becomes one point per cell walked through, which
+    /// keeps the map small and the locator quick to build. Default 0.5.
+    pub cell_m: f64,
 }
 
 impl Default for CalibrateConfig {
@@ -46,6 +53,7 @@ impl Default for CalibrateConfig {
             outlier_k: 2.5,
             shadowing_bandwidth_m: 3.0,
             shadowing_prior_weight: 0.5,
+            cell_m: 0.5,
         }
     }
 }
@@ -86,7 +94,8 @@ pub struct Calibration {
 }
 
 /// Fits every anchor of `layout` from `sightings`; distances use the
-/// anchor heights and device height of `locate`.
+/// anchor heights and device height of `locate`, and shelves in the layout
+/// cost `locate.shelf_loss_db` each, as the locator expects.
 #[must_use]
 pub fn calibrate<'a>(
     layout: &Layout,
@@ -100,8 +109,13 @@ pub fn calibrate<'a>(
         .enumerate()
         .map(|(i, a)| (a.id.as_str(), i))
         .collect();
-    // (anchor, x mm, y mm) -> readings there.
-    let mut at_points: HashMap<(usize, i64, i64), Vec<f64>> = HashMap::new();
+    let models: Vec<RadioModel> = layout
+        .anchors
+        .iter()
+        .map(|a| RadioModel::of(a, locate))
+        .collect();
+    // (anchor, cell) -> readings there.
+    let mut in_cells: HashMap<(usize, i64, i64), Vec<Reading>> = HashMap::new();
     let (mut unknown_anchor, mut no_position) = (0, 0);
     for s in sightings {
         let Some(&a) = index.get(s.anchor.as_str()) else {
@@ -112,26 +126,22 @@ pub fn calibrate<'a>(
             no_position += 1;
             continue;
         };
-        #[allow(clippy::cast_possible_truncation)] // millimetres of a floor plan
+        #[allow(clippy::cast_possible_truncation)] // cells of a floor plan
         let key = (
             a,
-            (p.x * 1000.0).round() as i64,
-            (p.y * 1000.0).round() as i64,
+            (p.x / config.cell_m).floor() as i64,
+            (p.y / config.cell_m).floor() as i64,
         );
-        at_points.entry(key).or_default().push(s.rssi);
+        in_cells.entry(key).or_default().push(Reading {
+            p,
+            loss: 10.0 * models[a].distance(p).log10(),
+            shelves_db: shelf_loss(layout, &models[a], locate, p),
+            rssi: s.rssi,
+        });
     }
-    // Per anchor: (x mm, y mm, loss, reduced rssi).
-    let mut per_anchor: Vec<Vec<(i64, i64, f64, f64)>> = vec![Vec::new(); layout.anchors.len()];
-    for ((a, x, y), mut readings) in at_points {
-        #[allow(clippy::cast_precision_loss)]
-        let p = Point::new(x as f64 / 1000.0, y as f64 / 1000.0);
-        let model = RadioModel::of(&layout.anchors[a], locate);
-        per_anchor[a].push((
-            x,
-            y,
-            10.0 * model.distance(p).log10(),
-            interquartile_mean(&mut readings),
-        ));
+    let mut per_anchor: Vec<Vec<Cell>> = vec![Vec::new(); layout.anchors.len()];
+    for ((a, _, _), readings) in in_cells {
+        per_anchor[a].push(Cell::of(readings));
     }
     let mut out = layout.clone();
     // A map measured against the old models does not fit the new ones.
@@ -144,8 +154,10 @@ pub fn calibrate<'a>(
     };
     for (anchor, mut at) in out.anchors.iter_mut().zip(per_anchor) {
         // Deterministic order whatever the hash map's.
-        at.sort_by_key(|&(x, y, _, _)| (x, y));
-        let points: Vec<(f64, f64)> = at.iter().map(|&(_, _, l, r)| (l, r)).collect();
+        at.sort_by(|a, b| a.at.x.total_cmp(&b.at.x).then(a.at.y.total_cmp(&b.at.y)));
+        // What a shelf-free log-distance line must explain: the level with
+        // the shelves' expected loss given back.
+        let points: Vec<(f64, f64)> = at.iter().map(|c| (c.loss, c.unshelved)).collect();
         let model = RadioModel::of(anchor, locate);
         let mut fit = AnchorFit {
             anchor: anchor.id.clone(),
@@ -170,17 +182,15 @@ pub fn calibrate<'a>(
             }
             anchor.rssi_at_1m = Some(p0);
             anchor.path_loss_exponent = Some(n);
-            // Every point, outliers too: a wall's shadow is what the map is
+            // Every cell, outliers too: a wall's shadow is what the map is
             // for.
             shadowing
                 .samples
-                .extend(at.iter().map(|&(x, y, l, r)| ShadowingSample {
+                .extend(at.iter().map(|c| ShadowingSample {
                     anchor: anchor.id.clone(),
-                    #[allow(clippy::cast_precision_loss)]
-                    x: x as f64 / 1000.0,
-                    #[allow(clippy::cast_precision_loss)]
-                    y: y as f64 / 1000.0,
-                    offset_db: r - (p0 - n * l),
+                    x: c.at.x,
+                    y: c.at.y,
+                    offset_db: c.offset(p0, n),
                 }));
             fit = AnchorFit {
                 rssi_at_1m: p0,
@@ -199,6 +209,82 @@ pub fn calibrate<'a>(
         no_position,
         shadowing,
     }
+}
+
+/// One reading at a known position.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    p: Point,
+    /// `10 log10(d)` to the anchor.
+    loss: f64,
+    /// Loss the locator expects from shelves in the way, dB.
+    shelves_db: f64,
+    rssi: f64,
+}
+
+/// The readings of one anchor in one cell, reduced.
+#[derive(Debug, Clone)]
+struct Cell {
+    /// Mean position of the readings: a reference point's own position
+    /// when they were all taken there.
+    at: Point,
+    /// Mean `10 log10(d)`.
+    loss: f64,
+    /// Interquartile mean of the readings with the shelves' loss given
+    /// back, dBm.
+    unshelved: f64,
+    readings: Vec<Reading>,
+}
+
+impl Cell {
+    fn of(readings: Vec<Reading>) -> Self {
+        #[allow(clippy::cast_precision_loss)]
+        let k = readings.len() as f64;
+        let at = Point::new(
+            readings.iter().map(|r| r.p.x).sum::<f64>() / k,
+            readings.iter().map(|r| r.p.y).sum::<f64>() / k,
+        );
+        let loss = readings.iter().map(|r| r.loss).sum::<f64>() / k;
+        let mut levels: Vec<f64> = readings.iter().map(|r| r.rssi + r.shelves_db).collect();
+        Cell {
+            at,
+            loss,
+            unshelved: interquartile_mean(&mut levels),
+            readings,
+        }
+    }
+
+    /// What the locator's model (line `p0`, `n` and the shelves) leaves in
+    /// this cell: the interquartile mean of each reading's residual, dB.
+    fn offset(&self, p0: f64, n: f64) -> f64 {
+        let mut residuals: Vec<f64> = self
+            .readings
+            .iter()
+            .map(|r| r.rssi - (p0 - n * r.loss - r.shelves_db))
+            .collect();
+        interquartile_mean(&mut residuals)
+    }
+}
+
+/// Loss through the layout's shelves between a phone at `p` and an anchor,
+/// dB, as the locator charges it.
+fn shelf_loss(layout: &Layout, model: &RadioModel, locate: &LocateConfig, p: Point) -> f64 {
+    if locate.shelf_loss_db <= 0.0 {
+        return 0.0;
+    }
+    let (phone_z, anchor_z) = (
+        locate.device_height_m,
+        locate.device_height_m + model.dz,
+    );
+    let anchor = Point::new(model.x, model.y);
+    let crossed = layout
+        .shelves
+        .iter()
+        .filter(|s| s.blocks(p, phone_z, anchor, anchor_z))
+        .count();
+    #[allow(clippy::cast_precision_loss)] // a few shelves
+    let crossed = crossed as f64;
+    locate.shelf_loss_db * crossed
 }
 
 /// Least squares `rssi = p0 - n * loss` over `(loss, rssi)`, `n` held to
