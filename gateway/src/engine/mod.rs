@@ -51,6 +51,7 @@
 
 pub mod calibrate;
 mod config;
+pub mod device_radio;
 pub mod filter;
 mod grid;
 pub mod ids;
@@ -68,6 +69,7 @@ pub use presence::{PresenceEvent, PresenceKind};
 
 use crate::layout::{Layout, Point};
 use crate::record::RSSI_RANGE;
+use device_radio::DeviceRadio;
 use filter::{DeviceFilter, Level, millis};
 use locate::Locator;
 use motion::Motion;
@@ -161,6 +163,7 @@ pub enum Output {
 struct Track {
     filter: DeviceFilter,
     motion: Motion,
+    radio: DeviceRadio,
     zone: ZoneTracker,
     presence: Presence,
     last_fix: Option<f64>,
@@ -421,10 +424,18 @@ impl Engine {
         track
             .filter
             .levels(millis(ts), &config.filter, &mut self.levels);
+        let offset = track.radio.offset_db();
+        for l in &mut self.levels {
+            l.rssi -= offset;
+        }
         let Some(fix) = self.locator.locate(&self.levels) else {
             return;
         };
         self.counters.fixes += 1;
+        if fix.anchors >= 3 {
+            let residual = mean_residual(&self.locator, &config.locate, &self.levels, fix.position);
+            track.radio.learn(residual, &config.device);
+        }
         // One or two anchors only say the device is within reach of them.
         // When the track already lies within that reach, such a fix adds
         // nothing but a pull towards the anchor; many in a row (a phone
@@ -479,6 +490,30 @@ impl Engine {
                 }
             });
     }
+}
+
+/// The weighted mean of `levels` less what the locator expects at `p`, dB,
+/// weighted as the locator weighs them: what the device's transmit offset
+/// still misses.
+fn mean_residual(
+    locator: &Locator,
+    config: &locate::LocateConfig,
+    levels: &[Level],
+    p: Point,
+) -> f64 {
+    let sigma2 = config.model_sigma_db.powi(2);
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for l in levels {
+        let anchor = usize::from(l.anchor.0);
+        if anchor >= locator.models().len() {
+            continue;
+        }
+        let weakness = 1.0 + (config.weak_below_dbm - l.rssi).max(0.0) / config.weak_scale_db;
+        let w = 1.0 / (sigma2 * weakness + l.variance_db2);
+        sum += w * (l.rssi - locator.expected_rssi(anchor, p));
+        weight += w;
+    }
+    if weight > 0.0 { sum / weight } else { 0.0 }
 }
 
 #[cfg(test)]

@@ -155,6 +155,12 @@ impl Motion {
         self.started
     }
 
+    /// The filtered velocity, m/s.
+    #[must_use]
+    pub fn velocity(&self) -> (f64, f64) {
+        (self.x.vel, self.y.vel)
+    }
+
     /// The filtered position.
     #[must_use]
     pub fn position(&self) -> Point {

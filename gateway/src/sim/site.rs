@@ -67,10 +67,7 @@ impl SiteShadowing {
     pub fn new(layout: &Layout, sigma_db: f64, distance_m: f64, site_seed: u64) -> Self {
         let (lo, hi) = layout.bounds();
         let origin = Point::new(lo.x - MARGIN_M, lo.y - MARGIN_M);
-        let (w, h) = (
-            hi.x - lo.x + 2.0 * MARGIN_M,
-            hi.y - lo.y + 2.0 * MARGIN_M,
-        );
+        let (w, h) = (hi.x - lo.x + 2.0 * MARGIN_M, hi.y - lo.y + 2.0 * MARGIN_M);
         let step = FINEST_STEP_M.max((w * h / MAX_NODES).sqrt());
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let nodes = |span: f64| (span / step).ceil() as usize + 1;
