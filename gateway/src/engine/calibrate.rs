@@ -1,17 +1,23 @@
 //! Calibration: fitting each anchor's radio model, `rssi = p0 - 10 n
 //! log10(d)`, from sightings at known positions.
 //!
-//! Per anchor, the readings at each reference point are first reduced to
-//! their interquartile mean, as the RSSI filter reduces its window, so a
-//! point heard 60 times weighs as much as one heard 10 times and multipath
-//! dips do not drag the fit. A least-squares line
-//! through `(10 log10(d), reduced rssi)` gives `p0` and `n`; points further
-//! than `outlier_k` residual RMS from it (a wall, a column in the way) are
-//! dropped and the line fitted once more. `n` is held to 1.0..=6.0, the
-//! range the layout accepts.
+//! Readings are pooled per anchor into cells (`cell_m`): a surveyed
+//! reference point keeps a cell of its own, a calibration walk's readings
+//! (each at its own position) one per cell walked through. Each cell is
+//! reduced to the interquartile mean of its readings, as the RSSI filter
+//! reduces its window, so a point heard 60 times weighs as much as one
+//! heard 10 times and multipath dips do not drag the fit. The shelves of
+//! the layout cost what the locator charges for them
+//! (`locate.shelf_loss_db`), so the line is fitted to the levels with that
+//! loss given back. A least-squares line through `(10 log10(d), reduced
+//! rssi)` gives `p0` and `n`; points further than `outlier_k` residual RMS
+//! from it (a wall, a column in the way) are dropped and the line fitted
+//! once more. `n` is held to 1.0..=6.0, the range the layout accepts. With
+//! several phones in the data, each one's mean residual (its transmit
+//! offset) is taken off its readings and the lines fitted again.
 //!
-//! What the fitted line leaves at each reference point, the anchor's
-//! shadowing there, is kept as a [`ShadowingMap`] for the locator.
+//! What the fitted line leaves in each cell, the anchor's shadowing there,
+//! is kept as a [`ShadowingMap`] for the locator.
 
 use std::collections::HashMap;
 
@@ -564,5 +570,50 @@ mod tests {
         );
         assert!(c.fits[0].fitted);
         assert_eq!(c.fits[0].path_loss_exponent, 1.0);
+    }
+
+    #[test]
+    fn a_walk_with_two_phones_fits_the_place_not_the_phones() {
+        let mut truth = square_room();
+        for a in &mut truth.anchors {
+            a.rssi_at_1m = Some(-60.0);
+            a.path_loss_exponent = Some(2.0);
+        }
+        let locate = LocateConfig::default();
+        let mut sightings = Vec::new();
+        // Two phones walk the room along the same lines, one 6 dB louder;
+        // every reading has its own position, 0.1 m apart.
+        for (phone, offset) in [("quiet", 0.0), ("loud", 6.0)] {
+            for i in 0..100 {
+                for row in 0..5 {
+                    let p = Point::new(0.5 + f64::from(i) * 0.1, 1.0 + f64::from(row) * 2.0);
+                    for a in &truth.anchors {
+                        let expected = RadioModel::of(a, &locate).expected_rssi(p);
+                        let mut s = sighting(&a.id, expected + offset, p);
+                        s.device = Some(phone.into());
+                        sightings.push(s);
+                    }
+                }
+            }
+        }
+        let c = calibrate(&truth, &sightings, &locate, &CalibrateConfig::default());
+        for fit in &c.fits {
+            assert!(fit.fitted, "{fit:?}");
+            // The phones' mean: 3 dB over the room's model.
+            assert!((fit.rssi_at_1m + 57.0).abs() < 0.3, "{fit:?}");
+            assert!((fit.path_loss_exponent - 2.0).abs() < 0.05, "{fit:?}");
+            // A 10 m walk in 0.5 m cells, not a point per reading.
+            assert!(fit.points <= 5 * 21, "{fit:?}");
+        }
+        // The phones' difference is not mistaken for the place's.
+        let worst = c
+            .shadowing
+            .samples
+            .iter()
+            .map(|s| s.offset_db.abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 0.3, "{worst}");
+        // Dense points take a narrow kernel: three spacings, under 3 m.
+        assert!(c.shadowing.bandwidth_m < 2.0, "{}", c.shadowing.bandwidth_m);
     }
 }
