@@ -157,18 +157,7 @@ pub fn calibrate<'a>(
     // mean residual against the first fit is taken off its readings and the
     // anchors fitted again, so the map keeps the place and not the phones.
     if devices.len() >= 2 {
-        let mut sums = vec![(0.0, 0.0); devices.len()];
-        for r in &readings {
-            if let (Some(line), Some(sum)) = (&lines[r.anchor], sums.get_mut(r.device)) {
-                sum.0 += r.rssi - line.expected(r);
-                sum.1 += 1.0;
-            }
-        }
-        for r in &mut readings {
-            if let Some(&(sum, k)) = sums.get(r.device) {
-                r.rssi -= sum / f64::max(k, 1.0);
-            }
-        }
+        take_off_phone_offsets(&mut readings, &lines, devices.len());
         cells = cells_of(&readings, models.len(), config.cell_m);
         lines = cells
             .iter()
@@ -294,6 +283,22 @@ impl Cell {
             .map(|r| r.rssi - (p0 - n * r.loss - r.shelves_db))
             .collect();
         interquartile_mean(&mut residuals)
+    }
+}
+
+/// Takes each phone's mean residual against `lines` off its readings.
+fn take_off_phone_offsets(readings: &mut [Reading], lines: &[Option<Line>], devices: usize) {
+    let mut sums = vec![(0.0, 0.0); devices];
+    for r in readings.iter() {
+        if let (Some(line), Some(sum)) = (&lines[r.anchor], sums.get_mut(r.device)) {
+            sum.0 += r.rssi - line.expected(r);
+            sum.1 += 1.0;
+        }
+    }
+    for r in readings {
+        if let Some(&(sum, k)) = sums.get(r.device) {
+            r.rssi -= sum / f64::max(k, 1.0);
+        }
     }
 }
 

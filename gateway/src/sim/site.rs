@@ -143,19 +143,19 @@ mod tests {
 
     /// Pairs of points `d` apart over the demo floor: the field's variance
     /// and its correlation at that distance, for anchor 0.
-    fn moments(field: &SiteShadowing, anchor: usize, d: f64) -> (f64, f64) {
-        let (mut sxx, mut sxy, mut n) = (0.0, 0.0, 0.0);
+    fn moments(field: &SiteShadowing, anchor: usize, apart: f64) -> (f64, f64) {
+        let (mut power, mut cross, mut count) = (0.0, 0.0, 0.0);
         for i in 0..80 {
             for j in 0..56 {
-                let p = Point::new(f64::from(i) * 0.25, f64::from(j) * 0.25);
-                let q = Point::new(p.x + d * 0.6, p.y + d * 0.8);
-                let (a, b) = (field.at(anchor, p), field.at(anchor, q));
-                sxx += 0.5 * (a * a + b * b);
-                sxy += a * b;
-                n += 1.0;
+                let here = Point::new(f64::from(i) * 0.25, f64::from(j) * 0.25);
+                let there = Point::new(here.x + apart * 0.6, here.y + apart * 0.8);
+                let (v, w) = (field.at(anchor, here), field.at(anchor, there));
+                power += 0.5 * (v * v + w * w);
+                cross += v * w;
+                count += 1.0;
             }
         }
-        (sxx / n, sxy / sxx)
+        (power / count, cross / power)
     }
 
     #[test]
