@@ -183,6 +183,8 @@ pub struct Engine {
     anchor_ids: HashMap<String, AnchorIdx>,
     tracks: Vec<Option<Box<Track>>>,
     levels: Vec<Level>,
+    /// Per anchor, whether the layout gives it a fitted `rssi_at_1m`.
+    fitted: Vec<bool>,
     counters: Counters,
 }
 
@@ -223,6 +225,11 @@ impl Engine {
             anchor_ids,
             tracks: Vec::new(),
             levels: Vec::new(),
+            fitted: layout
+                .anchors
+                .iter()
+                .map(|a| a.rssi_at_1m.is_some())
+                .collect(),
             counters: Counters::default(),
         })
     }
@@ -432,8 +439,15 @@ impl Engine {
             return;
         };
         self.counters.fixes += 1;
-        if fix.anchors >= 3 {
-            let residual = mean_residual(&self.locator, &config.locate, &self.levels, fix.position);
+        if fix.anchors >= 3
+            && let Some(residual) = mean_residual(
+                &self.locator,
+                &self.fitted,
+                &config.locate,
+                &self.levels,
+                fix.position,
+            )
+        {
             track.radio.learn(residual, &config.device);
         }
         // One or two anchors only say the device is within reach of them.
@@ -494,26 +508,32 @@ impl Engine {
 
 /// The weighted mean of `levels` less what the locator expects at `p`, dB,
 /// weighted as the locator weighs them: what the device's transmit offset
-/// still misses.
+/// still misses. Only anchors with a fitted model (`fitted`) count, and
+/// none with fewer than three of them: against an anchor on the defaults
+/// the residual measures the defaults, not the phone (a recording made
+/// with exponent 2.0 read against the default 3.0 pulled every phone's
+/// offset several dB and its fixes with it).
 fn mean_residual(
     locator: &Locator,
+    fitted: &[bool],
     config: &locate::LocateConfig,
     levels: &[Level],
     p: Point,
-) -> f64 {
+) -> Option<f64> {
     let sigma2 = config.model_sigma_db.powi(2);
-    let (mut sum, mut weight) = (0.0, 0.0);
+    let (mut sum, mut weight, mut used) = (0.0, 0.0, 0);
     for l in levels {
         let anchor = usize::from(l.anchor.0);
-        if anchor >= locator.models().len() {
+        if !fitted.get(anchor).copied().unwrap_or(false) {
             continue;
         }
+        used += 1;
         let weakness = 1.0 + (config.weak_below_dbm - l.rssi).max(0.0) / config.weak_scale_db;
         let w = 1.0 / (sigma2 * weakness + l.variance_db2);
         sum += w * (l.rssi - locator.expected_rssi(anchor, p));
         weight += w;
     }
-    if weight > 0.0 { sum / weight } else { 0.0 }
+    (used >= 3 && weight > 0.0).then(|| sum / weight)
 }
 
 #[cfg(test)]
