@@ -24,8 +24,8 @@ pub struct DeviceRadioConfig {
     /// default locate interval): on the simulated demo store, calibrated
     /// (phones 2 dB apart), zones were right 92.7% of settled samples (mean
     /// of ten runs) against 91.9% with the estimate off, 91.9% with a prior
-    /// of 60, 92.3% with 200 and 91.3% with 600: within the runs' noise,
-    /// but never worse.
+    /// of 60, 92.3% with 200 and 91.3% with 600 (differences within the
+    /// runs' noise).
     pub offset_prior_fixes: f64,
     /// Largest transmit offset believed, dB. Default 10.
     pub max_offset_db: f64,
