@@ -14,6 +14,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::filter::Level;
+use super::locate::{LocateConfig, Locator};
+use crate::layout::Point;
+
 /// Parameters of the per-device corrections.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +74,36 @@ impl DeviceRadio {
             self.offset_db = next.clamp(-config.max_offset_db, config.max_offset_db) as f32;
         }
     }
+}
+
+/// The weighted mean of `levels` less what the locator expects at `p`, dB,
+/// weighted as the locator weighs them: what the device's transmit offset
+/// still misses. Only anchors with a fitted model (`fitted`) count, and
+/// none with fewer than three of them: against an anchor on the defaults
+/// the residual measures the defaults, not the phone (a recording made
+/// with exponent 2.0 read against the default 3.0 pulled every phone's
+/// offset several dB and its fixes with it).
+pub(super) fn mean_residual(
+    locator: &Locator,
+    fitted: &[bool],
+    config: &LocateConfig,
+    levels: &[Level],
+    p: Point,
+) -> Option<f64> {
+    let sigma2 = config.model_sigma_db.powi(2);
+    let (mut sum, mut weight, mut used) = (0.0, 0.0, 0);
+    for l in levels {
+        let anchor = usize::from(l.anchor.0);
+        if !fitted.get(anchor).copied().unwrap_or(false) {
+            continue;
+        }
+        used += 1;
+        let weakness = 1.0 + (config.weak_below_dbm - l.rssi).max(0.0) / config.weak_scale_db;
+        let w = 1.0 / (sigma2 * weakness + l.variance_db2);
+        sum += w * (l.rssi - locator.expected_rssi(anchor, p));
+        weight += w;
+    }
+    (used >= 3 && weight > 0.0).then(|| sum / weight)
 }
 
 #[cfg(test)]

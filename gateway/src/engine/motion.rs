@@ -155,12 +155,6 @@ impl Motion {
         self.started
     }
 
-    /// The filtered velocity, m/s.
-    #[must_use]
-    pub fn velocity(&self) -> (f64, f64) {
-        (self.x.vel, self.y.vel)
-    }
-
     /// The filtered position.
     #[must_use]
     pub fn position(&self) -> Point {
