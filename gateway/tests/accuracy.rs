@@ -1,6 +1,12 @@
 //! Zone accuracy on the simulator's demo store, against its ground truth,
 //! with the engine's default settings. In process (no files) for speed.
 //!
+//! The simulated store's shadowing is mostly a field over its floor that
+//! every run in the store shares (see `sim::site`), as a real store's
+//! fittings are; the rest belongs to each shopper and their phone. So the
+//! deployment scored first is the realistic one: the store calibrated from
+//! one simulated walk with known positions, then other runs scored.
+//!
 //! Definitions:
 //! - A truth sample counts once the shopper's true zone has held for at
 //!   least `presence.confirm_s + zone.confirm_s` (the enter confirmation
@@ -101,16 +107,20 @@ impl Score {
     }
 }
 
-/// The demo store's layout with each anchor fitted, as `aisle calibrate`
-/// does, from a separate simulated run whose sightings carry the shopper's
-/// true position.
-fn calibrated_demo(seed: u64) -> Layout {
+/// The demo store's layout as `aisle calibrate` writes it (each anchor's
+/// model fitted, the shadowing map measured) from a separate simulated
+/// walk through the same store, `shoppers` for `minutes`, whose sightings
+/// carry each shopper's true position: the store's shadowing is the same
+/// in every run there; the shoppers, their phones and their own shadowing
+/// are not.
+fn calibrated_demo(seed: u64, shoppers: usize, minutes: f64, radio: &RadioConfig) -> Layout {
     let plan = FloorPlan::demo();
     let layout = plan.layout.clone();
     let config = SimConfig {
-        shoppers: 10,
-        minutes: 6.0,
+        shoppers,
+        minutes,
         seed,
+        radio: radio.clone(),
         ..SimConfig::default()
     };
     let mut sim = Simulator::new(plan, config).unwrap();
@@ -134,24 +144,9 @@ fn calibrated_demo(seed: u64) -> Layout {
         &CalibrateConfig::default(),
     );
     assert!(fit.fits.iter().all(|f| f.fitted), "{:?}", fit.fits);
-    fit.layout
-}
-
-fn run(
-    shoppers: usize,
-    minutes: f64,
-    seed: u64,
-    engine_layout: Option<&Layout>,
-    config: EngineConfig,
-) -> Score {
-    run_radio(
-        shoppers,
-        minutes,
-        seed,
-        engine_layout,
-        config,
-        RadioConfig::default(),
-    )
+    let mut layout = fit.layout;
+    layout.shadowing = Some(fit.shadowing);
+    layout
 }
 
 fn run_radio(
@@ -251,34 +246,6 @@ fn run_radio(
     score
 }
 
-/// The target is 95%. Measured with the default settings on this run
-/// (10 shoppers, 6 minutes, seed 21): 87.5% of 1483 settled samples, with a
-/// median position error of 1.46 m (p90 3.49 m) in a store whose aisles are
-/// 2.4 m wide; the engine changes zone 65 times for the shoppers' 88. What
-/// is left is mostly the next aisle over for 15 s and more: the radio's
-/// slow shadowing (4 dB a link, decorrelating over 30 s standing still)
-/// holds a standing shopper's fixes a metre or two off for that long (see
-/// `the_radio_s_shadowing_is_what_is_left`).
-///
-/// Steps that got here from 81.5% (1.57 m), on this run: the layout's
-/// shelves in the locator (their loss in the expected levels, no fix or
-/// track inside one) 80.9%; tracks that walk round shelves rather than
-/// through them 86.2%; a track parked outside every zone taking the nearest
-/// within reach 88.2%; the solver following the shelves' loss off the grid
-/// (it had stalled on the grid cell it started from) with 2 dB a shelf
-/// rather than 3, 87.5%, and 88.2% against 88.0% over five runs.
-///
-/// The demo layout carries no radio model: its anchors have positions and
-/// heights only, no `rssi_at_1m` or `path_loss_exponent`, so the engine
-/// runs on its own defaults, as in a store not yet calibrated, and not on
-/// the simulator's parameters (its shelf loss is 2 dB against the
-/// simulator's 5, its exponent 3.0 against 2.2). This test holds what is
-/// achieved with a margin, so a regression shows.
-const ACHIEVED: f64 = 0.84;
-
-/// Median position error held, metres (measured 1.46).
-const ACHIEVED_MEDIAN_M: f64 = 1.65;
-
 fn report(s: &mut Score) -> f64 {
     let share = f64::from(s.correct) / f64::from(s.counted);
     s.errors.sort_by(f64::total_cmp);
@@ -312,100 +279,134 @@ fn report(s: &mut Score) -> f64 {
     share
 }
 
-#[test]
-fn zones_are_right_after_settling_and_do_not_flap() {
-    let mut s = run(10, 6.0, 21, None, EngineConfig::default());
-    let share = report(&mut s);
-    assert!(s.counted > 1000, "{}", s.counted);
-    assert!(share >= ACHIEVED, "zone correct {:.1}%", share * 100.0);
-    let median = s.errors[s.errors.len() / 2];
-    assert!(median <= ACHIEVED_MEDIAN_M, "median error {median:.2} m");
-    // No flapping: the engine changes zone no more often than the shoppers
-    // do (measured: 65 changes against 88; 48 before the changes above),
-    // overall and for every shopper but by two.
-    assert!(
-        s.engine_changes <= s.truth_changes,
-        "engine {} zone changes for {} true ones",
-        s.engine_changes,
-        s.truth_changes
-    );
-    let (who, engine, truth) = &s.worst_excess;
-    assert!(
-        engine <= &(truth + 2),
-        "{who}: {engine} changes for {truth}"
-    );
-}
-
-/// Anchors fitted from a simulated reference walk (another seed): the
-/// simulated shelves make the path loss steeper than free space (fitted
-/// exponents 2.0 to 3.1). Measured: 88.4% of settled samples in the right
-/// zone, median error 1.51 m (73.6% and 1.74 m before the locator knew the
-/// shelves; 39.6% with the old zone settings).
-#[test]
-fn calibrated_anchors_place_shoppers_better() {
-    let calibrated = calibrated_demo(99);
-    let mut s = run(10, 6.0, 21, Some(&calibrated), EngineConfig::default());
-    let share = report(&mut s);
-    assert!(share >= ACHIEVED, "zone correct {:.1}%", share * 100.0);
-    assert!(s.engine_changes <= s.truth_changes + s.truth_changes / 10);
-}
-
-/// Other seeds, other shoppers: measured 88.6%, 89.4%, 88.6% and 87.0%
-/// (seeds 7, 3, 11, 5; the engine changing zone 58 to 64 times for 85 to
-/// 92 true changes).
-#[test]
-fn other_runs_do_as_well() {
-    for seed in [7, 3, 11, 5] {
-        let mut s = run(10, 6.0, seed, None, EngineConfig::default());
-        let share = report(&mut s);
-        assert!(
-            share >= ACHIEVED - 0.02,
-            "seed {seed}: {:.1}%",
-            share * 100.0
+/// Runs seeds `seeds` (10 shoppers, 6 minutes each) against `layout`
+/// (the bare demo layout when none) and reports each; returns the mean
+/// share and the lowest, and checks no run flaps.
+fn runs(seeds: &[u64], layout: Option<&Layout>, radio: &RadioConfig) -> (f64, f64) {
+    let (mut sum, mut lowest) = (0.0, 1.0f64);
+    for &seed in seeds {
+        let mut s = run_radio(
+            10,
+            6.0,
+            seed,
+            layout,
+            EngineConfig::default(),
+            radio.clone(),
         );
-        assert!(s.engine_changes <= s.truth_changes, "seed {seed}");
+        let share = report(&mut s);
+        assert!(s.counted > 1000, "seed {seed}: {}", s.counted);
+        // No flapping: the engine changes zone no more often than the
+        // shoppers do, overall and for every shopper but by two.
+        assert!(
+            s.engine_changes <= s.truth_changes,
+            "seed {seed}: engine {} zone changes for {} true ones",
+            s.engine_changes,
+            s.truth_changes
+        );
+        let (who, engine, truth) = &s.worst_excess;
+        assert!(
+            engine <= &(truth + 2),
+            "seed {seed}: {who}: {engine} changes for {truth}"
+        );
+        sum += share;
+        lowest = lowest.min(share);
     }
+    #[allow(clippy::cast_precision_loss)]
+    let mean = sum / seeds.len() as f64;
+    (mean, lowest)
 }
 
-/// What keeps the store short of 95%: the same runs with the simulator's
-/// shadowing turned off reach 92.4% (mean of five), and with a clean radio
-/// (no shadowing, fading, body or phone differences, no sensitivity floor)
-/// 96.5%, where what is left is the lag of the filters and the
-/// zone confirmation behind a shopper who has just moved.
+/// Ten runs: the variance between runs is large, as a shopper standing a
+/// minute on the wrong side of a shelf is 4% of a run's samples.
+const SEEDS: [u64; 10] = [21, 7, 3, 11, 5, 31, 32, 33, 34, 35];
+
+/// The realistic deployment: the store calibrated from a walk of 20
+/// shoppers for 10 minutes (another seed), then ten other runs scored.
+/// The target is 95%; measured 92.2% (mean of ten runs, each 85.6% to
+/// 96.3%), the engine changing zone 52 to 62 times a run for 84 to 95
+/// true changes. A shorter walk (10 shoppers, 6 minutes) gives 89.7%, a
+/// longer one (30 shoppers, 10 minutes) 91.7%.
+///
+/// Steps. Five runs, calibrated from a 10-shopper, 6-minute walk: the
+/// fitted models alone (the map left out) 87.0%; with the map from the
+/// walk's readings pooled into 0.5 m cells, its kernel 3 m wide as for
+/// surveyed points, 87.6%, 2 m 87.8%, 4 m 89.1%. Ten runs, calibrated from
+/// a 30-shopper, 10-minute walk: a 1 m kernel 91.9%; each phone's transmit
+/// offset learnt online 92.7%; then each calibration phone's offset taken
+/// off its readings before the fit and the kernel set from the points'
+/// spacing (1.0 m here) 91.7% (the map's error against the simulator's own
+/// field 2.64 dB RMS, 2.70 before), 92.2% from the 20-shopper walk. Tried
+/// and left out (ten runs, 30-shopper walk): the body loss a walking
+/// track's heading implies (89.3%: a filtered track's heading is too
+/// uncertain), trying a standing shopper's facing among four headings
+/// (92.0%), a 20 s confirmation for a zone reached by jumping a shelf
+/// (90.9%), a 0.5 m locator grid (91.9%), and other filter, motion and
+/// weighting settings (89.7% to 92.6%). What is left is the part of the
+/// radio that belongs to the shopper (see
+/// `what_is_left_is_the_shopper_s_own_radio`).
 #[test]
-fn the_radio_s_shadowing_is_what_is_left() {
-    let quiet = RadioConfig {
+fn a_calibrated_store_places_shoppers_in_the_right_zone() {
+    let radio = RadioConfig::default();
+    let calibrated = calibrated_demo(99, 20, 10.0, &radio);
+    let (mean, lowest) = runs(&SEEDS, Some(&calibrated), &radio);
+    eprintln!(
+        "calibrated store: zone correct {:.1}% (mean of ten runs), lowest {:.1}%",
+        mean * 100.0,
+        lowest * 100.0
+    );
+    assert!(mean >= CALIBRATED, "{:.1}%", mean * 100.0);
+    assert!(lowest >= CALIBRATED_LOWEST, "{:.1}%", lowest * 100.0);
+}
+
+/// Held with a margin below what is measured, so a regression shows.
+const CALIBRATED: f64 = 0.90;
+const CALIBRATED_LOWEST: f64 = 0.83;
+
+/// The store as installed, before any calibration: the demo layout
+/// carries anchor positions and heights only, no `rssi_at_1m` or
+/// `path_loss_exponent`, so the engine runs on its own defaults (shelf
+/// loss 2 dB against the simulator's 5, exponent 3.0 against 2.2).
+/// Measured: 88.3% (mean of ten runs, each 81.3% to 96.3%). The engine
+/// learns no phone offsets here: against uncalibrated anchors the
+/// residuals measure the defaults, not the phones.
+#[test]
+fn an_uncalibrated_store_does_as_measured() {
+    let (mean, lowest) = runs(&SEEDS, None, &RadioConfig::default());
+    eprintln!(
+        "uncalibrated store: zone correct {:.1}% (mean of ten runs), lowest {:.1}%",
+        mean * 100.0,
+        lowest * 100.0
+    );
+    assert!(mean >= UNCALIBRATED, "{:.1}%", mean * 100.0);
+    assert!(lowest >= UNCALIBRATED_LOWEST, "{:.1}%", lowest * 100.0);
+}
+
+const UNCALIBRATED: f64 = 0.84;
+const UNCALIBRATED_LOWEST: f64 = 0.77;
+
+/// What keeps the calibrated store short of 95%: the same deployment with
+/// the radio's personal part turned off (each shopper's own slow
+/// shadowing, their body, their phone's transmit offset; the store's
+/// shadowing, fading and the sensitivity floor kept) reaches 95.4% (mean
+/// of ten runs, each 92.0% to 99.1%). Each alone costs 1-2%: a shopper standing at a shelf
+/// faces it, their body takes up to 8 dB off every anchor behind them,
+/// and the fix slides towards the shelf, sometimes through it into the
+/// next aisle.
+#[test]
+fn what_is_left_is_the_shopper_s_own_radio() {
+    let impersonal = RadioConfig {
         shadowing_sigma_db: 0.0,
-        ..RadioConfig::default()
-    };
-    let clean = RadioConfig {
-        shadowing_sigma_db: 0.0,
-        rician_k: 1000.0,
         body_loss_db: 0.0,
         phone_offset_sigma_db: 0.0,
-        sensitivity_dbm: -127.0,
         ..RadioConfig::default()
     };
-    let mut shares = Vec::new();
-    for radio in [quiet, clean] {
-        let mut sum = 0.0;
-        for seed in [21, 7, 3, 11, 5] {
-            let mut s = run_radio(10, 6.0, seed, None, EngineConfig::default(), radio.clone());
-            sum += report(&mut s);
-            assert!(s.engine_changes <= s.truth_changes, "seed {seed}");
-        }
-        shares.push(sum / 5.0);
-    }
+    let calibrated = calibrated_demo(99, 20, 10.0, &impersonal);
+    let (mean, _) = runs(&SEEDS, Some(&calibrated), &impersonal);
     eprintln!(
-        "mean of five runs: no shadowing {:.1}%, clean radio {:.1}%",
-        shares[0] * 100.0,
-        shares[1] * 100.0
+        "calibrated store, no personal radio: zone correct {:.1}% (mean of ten runs)",
+        mean * 100.0
     );
-    assert!(shares[0] >= NO_SHADOWING, "{shares:?}");
-    assert!(shares[1] >= CLEAN, "{shares:?}");
+    assert!(mean >= IMPERSONAL, "{:.1}%", mean * 100.0);
 }
 
-/// Measured 92.4% (each run 86.0% to 95.0%).
-const NO_SHADOWING: f64 = 0.89;
-/// Measured 96.5% (94.8% to 98.7%).
-const CLEAN: f64 = 0.94;
+const IMPERSONAL: f64 = 0.94;

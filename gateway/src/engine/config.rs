@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::device_radio::DeviceRadioConfig;
 use super::filter::FilterConfig;
 use super::locate::LocateConfig;
 use super::motion::MotionConfig;
@@ -30,6 +31,8 @@ pub struct EngineConfig {
     pub zone: ZoneConfig,
     /// Presence timings.
     pub presence: PresenceConfig,
+    /// Per-device corrections: the phone's transmit offset.
+    pub device: DeviceRadioConfig,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +45,7 @@ impl Default for EngineConfig {
             motion: MotionConfig::default(),
             zone: ZoneConfig::default(),
             presence: PresenceConfig::default(),
+            device: DeviceRadioConfig::default(),
         }
     }
 }
@@ -87,6 +91,8 @@ impl EngineConfig {
             ("zone.nearest_within_m", self.zone.nearest_within_m),
             ("zone.core_width_m", self.zone.core_width_m),
             ("presence.confirm_s", self.presence.confirm_s),
+            ("device.offset_prior_fixes", self.device.offset_prior_fixes),
+            ("device.max_offset_db", self.device.max_offset_db),
         ];
         let bad = |key: &str, reason: &str| {
             Err(EngineError::Config {

@@ -271,6 +271,13 @@ impl Locator {
         &self.models
     }
 
+    /// The level the locator expects at `anchor` from a phone at `p`, dBm:
+    /// the anchor's model with the shelves' loss and the shadowing map.
+    #[must_use]
+    pub fn expected_rssi(&self, anchor: usize, p: Point) -> f64 {
+        self.models[anchor].expected_rssi(p) + self.grid.offset(anchor, p).0
+    }
+
     /// Keeps `p` within the layout's bounds plus the margin.
     #[must_use]
     pub fn clamp(&self, p: Point) -> Point {

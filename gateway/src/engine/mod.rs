@@ -51,6 +51,7 @@
 
 pub mod calibrate;
 mod config;
+pub mod device_radio;
 pub mod filter;
 mod grid;
 pub mod ids;
@@ -68,6 +69,7 @@ pub use presence::{PresenceEvent, PresenceKind};
 
 use crate::layout::{Layout, Point};
 use crate::record::RSSI_RANGE;
+use device_radio::DeviceRadio;
 use filter::{DeviceFilter, Level, millis};
 use locate::Locator;
 use motion::Motion;
@@ -161,6 +163,7 @@ pub enum Output {
 struct Track {
     filter: DeviceFilter,
     motion: Motion,
+    radio: DeviceRadio,
     zone: ZoneTracker,
     presence: Presence,
     last_fix: Option<f64>,
@@ -180,6 +183,8 @@ pub struct Engine {
     anchor_ids: HashMap<String, AnchorIdx>,
     tracks: Vec<Option<Box<Track>>>,
     levels: Vec<Level>,
+    /// Per anchor, whether the layout gives it a fitted `rssi_at_1m`.
+    fitted: Vec<bool>,
     counters: Counters,
 }
 
@@ -220,6 +225,11 @@ impl Engine {
             anchor_ids,
             tracks: Vec::new(),
             levels: Vec::new(),
+            fitted: layout
+                .anchors
+                .iter()
+                .map(|a| a.rssi_at_1m.is_some())
+                .collect(),
             counters: Counters::default(),
         })
     }
@@ -444,10 +454,25 @@ impl Engine {
         track
             .filter
             .levels(millis(ts), &config.filter, &mut self.levels);
+        let offset = track.radio.offset_db();
+        for l in &mut self.levels {
+            l.rssi -= offset;
+        }
         let Some(fix) = self.locator.locate(&self.levels) else {
             return;
         };
         self.counters.fixes += 1;
+        if fix.anchors >= 3
+            && let Some(residual) = device_radio::mean_residual(
+                &self.locator,
+                &self.fitted,
+                &config.locate,
+                &self.levels,
+                fix.position,
+            )
+        {
+            track.radio.learn(residual, &config.device);
+        }
         // One or two anchors only say the device is within reach of them.
         // When the track already lies within that reach, such a fix adds
         // nothing but a pull towards the anchor; many in a row (a phone

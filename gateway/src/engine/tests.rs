@@ -363,3 +363,39 @@ fn a_track_stops_at_a_shelf_before_following_the_fixes_over_it() {
     let last = positions.last().unwrap();
     assert!(last.x > 8.0 && last.zone == Some(ZoneIdx(1)), "{last:?}");
 }
+
+/// A phone 5 dB louder than the anchors' models standing at (3, 4) for a
+/// minute: its offset is learnt when the anchors are fitted, and left at 0
+/// against anchors on the defaults.
+#[test]
+fn a_loud_phone_s_offset_is_learnt_against_fitted_anchors_only() {
+    let offset_after = |layout: &Layout| {
+        let mut engine = Engine::new(layout, EngineConfig::default()).unwrap();
+        let models: Vec<_> = layout
+            .anchors
+            .iter()
+            .map(|a| RadioModel::of(a, &LocateConfig::default()))
+            .collect();
+        let (device, at) = (DeviceId(0), Point::new(3.0, 4.0));
+        let mut out = Vec::new();
+        for step in 0..300 {
+            let t = 100.0 + f64::from(step) * 0.2;
+            for (i, m) in models.iter().enumerate() {
+                let rssi = (m.expected_rssi(at) + 5.0).round();
+                let anchor = AnchorIdx(u16::try_from(i).unwrap());
+                engine.observe(t, anchor, device, rssi, &mut out).unwrap();
+            }
+        }
+        engine.tracks[0].as_ref().unwrap().radio.offset_db()
+    };
+    let fitted = room();
+    let learnt = offset_after(&fitted);
+    // Part of the 5 dB is explained by the fix moving towards the anchors.
+    assert!((2.5..6.0).contains(&learnt), "{learnt}");
+    let mut defaults = room();
+    for a in &mut defaults.anchors {
+        a.rssi_at_1m = None;
+        a.path_loss_exponent = None;
+    }
+    assert!(offset_after(&defaults).abs() < 1e-9);
+}

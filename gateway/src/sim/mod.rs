@@ -39,6 +39,7 @@ pub mod floor_file;
 pub mod obstruction;
 pub mod phones;
 pub mod radio;
+pub mod site;
 pub mod store;
 pub mod walk;
 

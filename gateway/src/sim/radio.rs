@@ -5,15 +5,27 @@
 //! ```text
 //! rssi = p0 - 10 n log10(d)      log-distance path loss, d in 3-D, >= 0.1 m
 //!      - body                    the shopper's body between phone and anchor
-//!      + shadow                  slow, correlated log-normal shadowing
+//!      + site                    the store's shadowing at the phone's spot
+//!      + shadow                  slow shadowing of this shopper's link
 //!      + fade                    fast Rician fading, new every packet
 //!      + phone                   the phone model's transmit power, fixed per phone
 //!      - shelves                 goods between phone and anchor, per shelf crossed
 //! ```
 //!
-//! The shadowing of each (shopper, anchor) link is an AR(1) process: it
-//! decorrelates over `shadowing_distance_m` walked and, standing still, over
-//! `shadowing_time_s` (people and trolleys moving around). Fading is
+//! Slow shadowing has two parts. Most of it belongs to the place: the
+//! fittings between a spot and an anchor weaken or strengthen every phone
+//! there alike, a field over the floor per anchor that decorrelates over a
+//! few metres ([`super::site`], Gudmundson's model), the same in every run
+//! in the store, so a calibration walk can measure it. The rest belongs to
+//! the person: their own body's posture, the people and trolleys round
+//! them. That part is drawn per (shopper, anchor) link as an AR(1) process
+//! that decorrelates over `shadowing_distance_m` walked and, standing
+//! still, over `shadowing_time_s`; no calibration can learn it.
+//!
+//! The default split is 3.5 dB for the place and 2 dB for the person, 4.03
+//! dB together: no less than the 4 dB a link had when all of it was drawn
+//! per link, so the radio is no easier; published indoor shadowing at 2.4
+//! GHz runs 3-6 dB, with the static environment the larger share. Fading is
 //! normalised to a mean of 0 dB so the mean RSSI at a distance is what the
 //! path-loss model says, which is what calibration fits.
 //!
@@ -26,6 +38,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
 use super::obstruction::ObstructionMap;
+use super::site::SiteShadowing;
 use super::store::FloorPlan;
 use super::walk::Pose;
 use crate::layout::{Layout, Point};
@@ -39,11 +52,20 @@ pub struct RadioConfig {
     pub rssi_at_1m: f64,
     /// Path-loss exponent for anchors that do not give their own.
     pub path_loss_exponent: f64,
-    /// Standard deviation of the shadowing, dB.
+    /// Standard deviation of the store's shadowing field, dB: the part
+    /// that belongs to the place (see [`super::site`]).
+    pub site_shadowing_sigma_db: f64,
+    /// Distance over which the store's field decorrelates (to 1/e), metres.
+    pub site_shadowing_distance_m: f64,
+    /// Which store's fittings: the field is drawn from the store and anchor
+    /// ids and this seed, never from the run's seed.
+    pub site_seed: u64,
+    /// Standard deviation of each shopper's own slow shadowing per link, dB:
+    /// the part no calibration can learn.
     pub shadowing_sigma_db: f64,
-    /// Metres walked over which shadowing decorrelates (to 1/e).
+    /// Metres walked over which a link's own shadowing decorrelates (to 1/e).
     pub shadowing_distance_m: f64,
-    /// Seconds over which the shadowing of a standing shopper decorrelates.
+    /// Seconds over which a standing shopper's own shadowing decorrelates.
     pub shadowing_time_s: f64,
     /// Rician K factor (linear): power of the direct path over the scattered.
     pub rician_k: f64,
@@ -75,7 +97,10 @@ impl Default for RadioConfig {
             // A phone advertising at 0 dBm, as the reference room's fits.
             rssi_at_1m: -59.0,
             path_loss_exponent: 2.2,
-            shadowing_sigma_db: 4.0,
+            site_shadowing_sigma_db: 3.5,
+            site_shadowing_distance_m: 3.0,
+            site_seed: 0,
+            shadowing_sigma_db: 2.0,
             shadowing_distance_m: 2.0,
             shadowing_time_s: 30.0,
             rician_k: 3.0,
@@ -95,10 +120,20 @@ impl RadioConfig {
     /// Checks every parameter is in a range the model makes sense for; the
     /// error names the parameter.
     pub fn check(&self) -> Result<(), String> {
-        let ranges: [(&str, f64, std::ops::RangeInclusive<f64>); 14] = [
+        let ranges: [(&str, f64, std::ops::RangeInclusive<f64>); 16] = [
             ("shelf_loss_db", self.shelf_loss_db, 0.0..=40.0),
             ("rssi_at_1m", self.rssi_at_1m, -120.0..=20.0),
             ("path_loss_exponent", self.path_loss_exponent, 1.0..=6.0),
+            (
+                "site_shadowing_sigma_db",
+                self.site_shadowing_sigma_db,
+                0.0..=20.0,
+            ),
+            (
+                "site_shadowing_distance_m",
+                self.site_shadowing_distance_m,
+                0.1..=1e3,
+            ),
             ("shadowing_sigma_db", self.shadowing_sigma_db, 0.0..=20.0),
             (
                 "shadowing_distance_m",
@@ -147,6 +182,8 @@ pub struct RadioModel {
     /// Mean of the Rician fading in dB, subtracted so fading averages 0 dB.
     fade_bias_db: f64,
     obstruction: Option<ObstructionMap>,
+    /// The store's shadowing field; none when its sigma is 0.
+    site: Option<SiteShadowing>,
 }
 
 /// How much of a link's shadowing carries over from one packet to the next.
@@ -181,11 +218,20 @@ impl RadioModel {
             })
             .collect();
         let fade_bias_db = rician_mean_db(config.rician_k);
+        let site = (config.site_shadowing_sigma_db > 0.0).then(|| {
+            SiteShadowing::new(
+                layout,
+                config.site_shadowing_sigma_db,
+                config.site_shadowing_distance_m,
+                config.site_seed,
+            )
+        });
         RadioModel {
             config,
             anchors,
             fade_bias_db,
             obstruction: None,
+            site,
         }
     }
 
@@ -209,6 +255,12 @@ impl RadioModel {
         self.obstruction.as_ref().map_or(0.0, |map| {
             f64::from(map.crossed(anchor, p)) * self.config.shelf_loss_db
         })
+    }
+
+    /// The store's shadowing at an anchor from a phone at `p`, dB.
+    #[must_use]
+    pub fn site_shadowing(&self, anchor: usize, p: Point) -> f64 {
+        self.site.as_ref().map_or(0.0, |site| site.at(anchor, p))
     }
 
     /// The configuration.
@@ -294,6 +346,7 @@ impl RadioModel {
         let slow = self.mean_rssi(anchor, pose.position)
             - self.body_loss(anchor, pose)
             - self.shelf_loss(anchor, pose.position)
+            + self.site_shadowing(anchor, pose.position)
             + phone_offset
             + *shadow;
         // A Rician fade rarely adds more than 10 dB: skip the draws for
@@ -339,157 +392,4 @@ fn rician_mean_db(k: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use rand_pcg::Pcg64Mcg;
-
-    use super::*;
-    use crate::layout::Anchor;
-
-    fn one_anchor(rssi_at_1m: Option<f64>, n: Option<f64>) -> Layout {
-        let mut layout = super::super::store::demo_layout();
-        layout.anchors = vec![Anchor {
-            id: "a".into(),
-            x: 0.0,
-            y: 0.0,
-            z: Some(1.2),
-            rssi_at_1m,
-            path_loss_exponent: n,
-        }];
-        layout
-    }
-
-    /// A shopper `d` m east of the anchor, facing it.
-    fn facing(d: f64) -> Pose {
-        Pose {
-            position: Point::new(d, 0.0),
-            heading: (-1.0, 0.0),
-            walking: true,
-        }
-    }
-
-    fn mean_heard(model: &RadioModel, pose: &Pose, packets: u32, seed: u64) -> (f64, u32) {
-        let mut rng = Pcg64Mcg::seed_from_u64(seed);
-        let (mut sum, mut heard) = (0.0, 0);
-        for _ in 0..packets {
-            let mut shadow = 0.0;
-            if let Some(r) = model.receive(0, pose, 0.0, &mut shadow, Carry::NONE, &mut rng) {
-                sum += r;
-                heard += 1;
-            }
-        }
-        (sum / f64::from(heard.max(1)), heard)
-    }
-
-    #[test]
-    fn mean_rssi_follows_the_path_loss_model() {
-        let model = RadioModel::new(&one_anchor(Some(-61.0), Some(2.4)), RadioConfig::default());
-        let mut points = Vec::new();
-        // Within 5 m the floor is over 3 sigma away; farther out the packets
-        // that are still heard are the lucky ones and the mean drifts up.
-        for d in [1.0, 2.0, 3.0, 5.0] {
-            let (mean, heard) = mean_heard(&model, &facing(d), 40_000, 1);
-            let want = -61.0 - 24.0 * f64::log10(d);
-            assert!((mean - want).abs() < 0.5, "at {d} m: {mean} vs {want}");
-            // Near the anchor about `capture` of packets are heard.
-            if d <= 2.0 {
-                assert!(
-                    (0.66..0.72).contains(&(f64::from(heard) / 40_000.0)),
-                    "{heard}"
-                );
-            }
-            points.push((d.log10(), mean));
-        }
-        // Least-squares slope over log distance gives back the exponent.
-        let n = 4.0;
-        let (sx, sy) = points
-            .iter()
-            .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
-        let sxx: f64 = points.iter().map(|(x, _)| x * x).sum();
-        let sxy: f64 = points.iter().map(|(x, y)| x * y).sum();
-        let slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-        assert!(
-            (slope / -10.0 - 2.4).abs() < 0.1,
-            "exponent {}",
-            slope / -10.0
-        );
-    }
-
-    #[test]
-    fn nothing_below_the_sensitivity_floor_is_reported() {
-        let model = RadioModel::new(&one_anchor(None, None), RadioConfig::default());
-        // At 40 m the mean is about -94 dBm: half the packets fall short.
-        let mut rng = Pcg64Mcg::seed_from_u64(2);
-        let mut heard = 0;
-        let mut shadow = 0.0;
-        for i in 0..20_000 {
-            let pose = facing(30.0 + f64::from(i % 20));
-            if let Some(r) = model.receive(0, &pose, 0.0, &mut shadow, Carry::NONE, &mut rng) {
-                assert!(r >= -95.0, "{r}");
-                assert!((r - r.round()).abs() < 1e-9, "{r}");
-                heard += 1;
-            }
-        }
-        assert!((1_000..10_000).contains(&heard), "{heard}");
-    }
-
-    #[test]
-    fn the_body_costs_signal_from_behind_only() {
-        let model = RadioModel::new(&one_anchor(None, None), RadioConfig::default());
-        let ahead = facing(5.0);
-        let behind = Pose {
-            heading: (1.0, 0.0),
-            ..ahead
-        };
-        let side = Pose {
-            heading: (0.0, 1.0),
-            ..ahead
-        };
-        assert!(model.body_loss(0, &ahead).abs() < 1e-9);
-        assert!(model.body_loss(0, &side).abs() < 1e-9);
-        assert!((model.body_loss(0, &behind) - 8.0).abs() < 1e-9);
-        let (front, _) = mean_heard(&model, &ahead, 20_000, 3);
-        let (back, _) = mean_heard(&model, &behind, 20_000, 3);
-        assert!((front - back - 8.0).abs() < 0.7, "{front} {back}");
-    }
-
-    #[test]
-    fn shelves_in_the_way_cost_their_loss() {
-        let plan = FloorPlan::demo();
-        let model = RadioModel::new(&plan.layout, RadioConfig::default()).with_shelves(&plan);
-        let middle = plan
-            .layout
-            .anchors
-            .iter()
-            .position(|a| a.id == "gondola-2-middle")
-            .unwrap();
-        // Two points 5.4 m from the anchor: behind gondola 3, and in the back aisle.
-        let (behind, open) = (Point::new(12.6, 7.75), Point::new(7.2, 13.15));
-        assert!((model.mean_rssi(middle, behind) - model.mean_rssi(middle, open)).abs() < 1e-9);
-        assert!((model.shelf_loss(middle, behind) - 5.0).abs() < 1e-9);
-        assert!(model.shelf_loss(middle, open).abs() < 1e-9);
-        let bare = RadioModel::new(&plan.layout, RadioConfig::default());
-        assert!(bare.shelf_loss(middle, behind).abs() < 1e-9);
-    }
-
-    #[test]
-    fn shadowing_is_correlated_over_short_walks() {
-        let model = RadioModel::new(&one_anchor(None, None), RadioConfig::default());
-        let mut rng = Pcg64Mcg::seed_from_u64(4);
-        // Packets 0.1 s apart while walking at 1.2 m/s.
-        let carry = model.carry(0.12, 0.1);
-        let mut shadow = model.initial_shadow(&mut rng);
-        let mut prev = shadow;
-        let (mut sxy, mut sxx) = (0.0, 0.0);
-        for _ in 0..50_000 {
-            let _ = model.receive(0, &facing(3.0), 0.0, &mut shadow, carry, &mut rng);
-            sxy += prev * shadow;
-            sxx += prev * prev;
-            prev = shadow;
-        }
-        let lag1 = sxy / sxx;
-        assert!((lag1 - carry.rho).abs() < 0.02, "{lag1} vs {}", carry.rho);
-        assert!(lag1 > 0.9);
-        let sigma = (sxx / 50_000.0).sqrt();
-        assert!((sigma - 4.0).abs() < 0.5, "{sigma}");
-    }
-}
+mod tests;

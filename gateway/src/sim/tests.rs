@@ -174,6 +174,14 @@ fn rejects_settings_out_of_range() {
         "radio.capture: 1.5 is not in 0..=1"
     );
     assert!(bad(|c| c.radio.shadowing_time_s = 0.0).starts_with("radio.shadowing_time_s"));
+    assert_eq!(
+        bad(|c| c.radio.site_shadowing_distance_m = 0.0),
+        "radio.site_shadowing_distance_m: 0 is not in 0.1..=1000"
+    );
+    assert!(
+        bad(|c| c.radio.site_shadowing_sigma_db = -1.0)
+            .starts_with("radio.site_shadowing_sigma_db")
+    );
 }
 
 #[test]
