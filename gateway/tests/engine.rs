@@ -229,6 +229,10 @@ fn reference_room_cross_validated_by_point() {
             &config.locate,
             &CalibrateConfig::default(),
         );
+        println!(
+            "fold {fold}: shadowing kernel {:.1} m across, {:.1} m along",
+            fitted.shadowing.bandwidth_m, fitted.shadowing.along_ray_m
+        );
         let mut locator = Locator::with_shadowing(&fitted.layout, config.locate, &fitted.shadowing);
         let mut plain = Locator::new(&fitted.layout, config.locate);
         for (i, (truth, sightings)) in points.iter().enumerate() {
@@ -294,9 +298,13 @@ fn reference_room_cross_validated_by_point() {
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
     );
-    // Measured: 1.27 m / 3.81 m per point, 1.46 m / 4.42 m through the
-    // engine, 70% in the right zone, with the shadowing map's kernel
-    // following rays from the anchor (2 m across, 6 m along). The same
+    // Measured: 1.44 m / 4.13 m per point, 1.49 m / 4.47 m through the
+    // engine, 71% in the right zone, with calibration choosing each fold's
+    // kernel by how well it predicts the training points' residuals left
+    // out one at a time (`calibrate::KERNEL_CHOICES`; widths printed
+    // above). With the widths fixed by hand at 2 m across and 6 m along,
+    // the best on these very folds: 1.27 m / 3.81 m per point, 1.46 m /
+    // 4.42 m through the engine, 70% in the right zone. The same
     // folds with a round 3 m kernel gave 1.74 / 3.65 and 1.81 / 4.62, 69%;
     // the plain model (no map) gives 2.07 / 4.92 per point. Across 1.5-2 m
     // and along 6-20 m all give 1.27-1.40 per point and 1.44-1.53 through
@@ -340,9 +348,9 @@ fn reference_room_cross_validated_by_point() {
     //
     // The bounds leave about 10% for changes in tuning and catch a broken
     // fit, map or solver, which lands at 1.7 m or more.
-    assert!(fix_median < 1.4 && fix_p90 < 4.2, "{fix_median} {fix_p90}");
+    assert!(fix_median < 1.6 && fix_p90 < 4.6, "{fix_median} {fix_p90}");
     assert!(
-        engine_median < 1.6 && engine_p90 < 4.9,
+        engine_median < 1.65 && engine_p90 < 4.95,
         "{engine_median} {engine_p90}"
     );
     assert!(
@@ -351,7 +359,7 @@ fn reference_room_cross_validated_by_point() {
     );
     let plain_median = percentile(&plain_errors, 0.5);
     assert!(
-        fix_median < plain_median - 0.5,
+        fix_median < plain_median - 0.4,
         "{fix_median} {plain_median}"
     );
 }

@@ -88,8 +88,15 @@ impl ShadowingMap {
 
     /// The map's value at `p` from one anchor's samples, dB.
     pub(super) fn offset_at(&self, anchor: &AnchorSamples, p: Point) -> f64 {
-        use std::f64::consts::{PI, TAU};
         let (range, bearing) = AnchorSamples::polar(&anchor.model, p);
+        let (weight, sum) = self.kernel_sums(anchor, range, bearing);
+        sum / (weight + self.prior_weight)
+    }
+
+    /// The kernel's total weight and weighted sum of offsets over one
+    /// anchor's samples, at `range` and `bearing` from the anchor.
+    fn kernel_sums(&self, anchor: &AnchorSamples, range: f64, bearing: f64) -> (f64, f64) {
+        use std::f64::consts::{PI, TAU};
         let (across, along) = (self.bandwidth_m, self.along_ray_m);
         let (mut weight, mut sum) = (0.0, 0.0);
         for &(r, b, offset) in &anchor.samples {
@@ -107,7 +114,29 @@ impl ShadowingMap {
                 sum += w * offset;
             }
         }
-        sum / (weight + self.prior_weight)
+        (weight, sum)
+    }
+
+    /// How well the map predicts each of its samples from the others
+    /// (leave one out): the root-mean-square error, dB, over at most
+    /// `targets` samples of each anchor, spread evenly through them.
+    pub(super) fn leave_one_out_rms(&self, anchors: &[AnchorSamples], targets: usize) -> f64 {
+        let (mut sq, mut n) = (0.0, 0_u32);
+        for anchor in anchors {
+            let step = anchor.samples.len().div_ceil(targets.max(1)).max(1);
+            for &(r, b, offset) in anchor.samples.iter().step_by(step) {
+                let (weight, sum) = self.kernel_sums(anchor, r, b);
+                // The sample itself weighs 1 at distance 0.
+                let predicted = (sum - offset) / (weight - 1.0 + self.prior_weight);
+                sq += (predicted - offset).powi(2);
+                n += 1;
+            }
+        }
+        if n == 0 {
+            0.0
+        } else {
+            (sq / f64::from(n)).sqrt()
+        }
     }
 }
 

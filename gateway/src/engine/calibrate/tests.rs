@@ -142,3 +142,48 @@ fn a_walk_with_two_phones_fits_the_place_not_the_phones() {
     // Dense points take a narrow kernel: three spacings, under 3 m.
     assert!(c.shadowing.bandwidth_m < 2.0, "{}", c.shadowing.bandwidth_m);
 }
+
+/// A map of `offset(x, y)` for anchor "sw" of the square room, sampled
+/// every 0.5 m over its floor, with the kernel calibration chooses.
+fn chosen_kernel(offset: impl Fn(f64, f64) -> f64) -> ShadowingMap {
+    let room = square_room();
+    let mut map = ShadowingMap {
+        bandwidth_m: 2.0,
+        ..ShadowingMap::none()
+    };
+    for i in 0..24 {
+        for j in 0..20 {
+            let (x, y) = (0.25 + 0.5 * f64::from(i), 0.25 + 0.5 * f64::from(j));
+            map.samples.push(ShadowingSample {
+                anchor: "sw".into(),
+                x,
+                y,
+                offset_db: offset(x, y),
+            });
+        }
+    }
+    choose_kernel(&mut map, &room, &LocateConfig::default());
+    map
+}
+
+#[test]
+fn calibration_chooses_long_kernels_for_shadows_cast_along_rays() {
+    // Shadows that depend on the bearing from the anchor alone: stripes
+    // fanning out from it, as obstacles near an anchor cast them.
+    let rays = chosen_kernel(|x, y| 6.0 * (8.0 * y.atan2(x)).sin());
+    assert!(
+        rays.along_ray_m >= 2.0 * rays.bandwidth_m,
+        "{} across, {} along",
+        rays.bandwidth_m,
+        rays.along_ray_m
+    );
+    // A field that varies as fast with range as across rays: blotches
+    // about four metres wide.
+    let round = chosen_kernel(|x, y| 6.0 * (0.7 * x).sin() * (0.7 * y).cos());
+    assert!(
+        round.along_ray_m <= round.bandwidth_m * 1.01,
+        "{} across, {} along",
+        round.bandwidth_m,
+        round.along_ray_m
+    );
+}
