@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aisle_gateway::engine::calibrate::{CalibrateConfig, calibrate, interquartile_mean};
+use aisle_gateway::engine::calibrate::{
+    CalibrateConfig, Calibration, calibrate, interquartile_mean,
+};
 use aisle_gateway::engine::filter::Level;
 use aisle_gateway::engine::locate::{LocateConfig, Locator, RadioModel};
 use aisle_gateway::engine::{AnchorIdx, DeviceTable, Engine, EngineConfig, Output};
@@ -201,6 +203,34 @@ fn complete_until(sightings: &[RecordedSighting]) -> f64 {
 /// Folds of the cross-validation, by reference point.
 const FOLDS: usize = 5;
 
+/// The whole pipeline on one reference point's sightings in time order:
+/// every position after a 5 s warm-up, as on a walk that paused there,
+/// until the first receiver has given its 60 readings (after that the data
+/// set thins out to a few receivers, which a walk past live anchors never
+/// does).
+fn engine_positions(
+    fitted: &Calibration,
+    config: EngineConfig,
+    sightings: &[RecordedSighting],
+) -> Vec<Point> {
+    let mut engine = Engine::with_shadowing(&fitted.layout, config, &fitted.shadowing).unwrap();
+    let mut devices = DeviceTable::new();
+    let mut out = Vec::new();
+    for s in sightings {
+        let device = devices.intern(s.device.as_deref().unwrap());
+        engine
+            .observe_named(s.ts, &s.anchor, device, s.rssi, &mut out)
+            .unwrap();
+    }
+    let (start, end) = (sightings[0].ts + 5.0, complete_until(sightings));
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Position(p) if (start..=end).contains(&p.ts) => Some(Point::new(p.x, p.y)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn reference_room_cross_validated_by_point() {
     let (Some(layout_path), Some(data)) = (
@@ -213,8 +243,8 @@ fn reference_room_cross_validated_by_point() {
     let points = reference_points(&data);
     assert_eq!(points.len(), 81);
     let config = EngineConfig::default();
-    let (mut fix_errors, mut engine_errors) = (Vec::new(), Vec::new());
-    let mut plain_errors = Vec::new();
+    let (mut fix_errors, mut engine_errors, mut plain_errors) =
+        (Vec::new(), Vec::new(), Vec::new());
     let (mut zone_hits, mut engine_fixes) = (0, 0);
     let zone = |q: Point| layout.zones.iter().position(|z| z.contains(q));
     for fold in 0..FOLDS {
@@ -229,10 +259,8 @@ fn reference_room_cross_validated_by_point() {
             &config.locate,
             &CalibrateConfig::default(),
         );
-        println!(
-            "fold {fold}: shadowing kernel {:.1} m across, {:.1} m along",
-            fitted.shadowing.bandwidth_m, fitted.shadowing.along_ray_m
-        );
+        let kernel = (fitted.shadowing.bandwidth_m, fitted.shadowing.along_ray_m);
+        println!("fold {fold}: shadowing kernel across, along (m): {kernel:?}");
         let mut locator = Locator::with_shadowing(&fitted.layout, config.locate, &fitted.shadowing);
         let mut plain = Locator::new(&fitted.layout, config.locate);
         for (i, (truth, sightings)) in points.iter().enumerate() {
@@ -247,33 +275,11 @@ fn reference_room_cross_validated_by_point() {
                 .locate(&point_levels(&fitted.layout, sightings))
                 .unwrap();
             plain_errors.push(fix.position.distance(*truth));
-            // The whole pipeline: the point's sightings in time order.
-            let mut engine =
-                Engine::with_shadowing(&fitted.layout, config, &fitted.shadowing).unwrap();
-            let mut devices = DeviceTable::new();
-            let mut out = Vec::new();
-            for s in sightings {
-                let device = devices.intern(s.device.as_deref().unwrap());
-                engine
-                    .observe_named(s.ts, &s.anchor, device, s.rssi, &mut out)
-                    .unwrap();
-            }
-            // Every fix after a 5 s warm-up, as on a walk that paused here,
-            // until the first receiver has given its 60 readings: after
-            // that the data set thins out to a few receivers, which a walk
-            // past live anchors never does.
-            let start = sightings[0].ts + 5.0;
-            let end = complete_until(sightings);
-            for o in &out {
-                if let Output::Position(p) = o
-                    && (start..=end).contains(&p.ts)
-                {
-                    let q = Point::new(p.x, p.y);
-                    engine_errors.push(q.distance(*truth));
-                    engine_fixes += 1;
-                    if zone(q) == zone(*truth) {
-                        zone_hits += 1;
-                    }
+            for q in engine_positions(&fitted, config, sightings) {
+                engine_errors.push(q.distance(*truth));
+                engine_fixes += 1;
+                if zone(q) == zone(*truth) {
+                    zone_hits += 1;
                 }
             }
         }
