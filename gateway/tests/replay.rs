@@ -290,6 +290,13 @@ fn calibrates_the_reference_room() {
     // The shadowing map goes with the layout: 81 points for each of 12 anchors.
     let map = calibrated.shadowing.as_ref().expect("a shadowing map");
     assert_eq!(map.samples.len(), 81 * 12);
+    // The kernel calibration chose is the one written and the one reported.
+    let kernel = format!(
+        "kernel {:.2} m across rays from the anchor and {:.2} m along them",
+        map.bandwidth_m, map.along_ray_m
+    );
+    assert!(stderr.contains(&kernel), "{stderr}");
+    assert!(map.along_ray_m > map.bandwidth_m, "{kernel}");
     assert!(
         calibrated
             .anchors

@@ -194,6 +194,17 @@ pub fn run(
     if fitted == 0 {
         return Err(CalibrateError::NothingFitted);
     }
+    let map = &result.shadowing;
+    if !map.is_empty() {
+        let _ = writeln!(
+            log,
+            "shadowing map: {} residuals, kernel {:.2} m across rays from the anchor and {:.2} m \
+             along them (the shape that best predicts each residual from the others)",
+            map.samples.len(),
+            map.bandwidth_m,
+            map.along_ray_m,
+        );
+    }
     let mut layout = result.layout;
     // The map goes with the models it was measured against.
     layout.shadowing = (!result.shadowing.is_empty()).then_some(result.shadowing);
