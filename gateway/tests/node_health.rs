@@ -7,13 +7,11 @@ mod support;
 
 use std::time::Duration;
 
-use aisle_gateway::config::SourceSection;
 use aisle_gateway::mqtt::EmbeddedBroker;
 use aisle_gateway::nodelink::health::node_name;
 use aisle_gateway::nodelink::link::ONLINE_WITHIN_S;
 use aisle_gateway::nodelink::{NodeHealth, NodeLinks, PortReceiver};
 use aisle_gateway::service;
-use aisle_gateway::sim::store::demo_layout;
 use aisle_protocol::event::{EventId, NodeStatus};
 use aisle_protocol::link::{Direction, MAX_WIRE_LEN, Message, Role, Sealer, Status};
 use aisle_protocol::topic::Topic;
@@ -21,9 +19,8 @@ use rumqttc::QoS;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use support::scripted_node::ScriptedNode;
 use support::subscriber::subscribe;
-use support::{KEY, NODE, registry_with_node, registry_with_node_at};
+use support::{KEY, NODE, registry_with_node};
 
 const T0: f64 = 1_767_225_600.0;
 
@@ -230,20 +227,8 @@ async fn the_service_publishes_each_nodes_status_retained() {
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = broker.addr().port();
     let dir = tempfile::tempdir().unwrap();
-    let layout = demo_layout();
-    let store = layout.store.id.clone();
-    let state_dir = dir.path().join("state");
-    registry_with_node_at(&state_dir, KEY, &layout.anchors[0].id);
-    let node = ScriptedNode::new(KEY, NODE);
-    let loaded = support::demo_store(
-        vec![SourceSection::NodeLink {
-            devices: vec![node.slave_path.clone()],
-            state_dir,
-        }],
-        &dir.path().join("spool"),
-        "node-health-test",
-        port,
-    );
+    let (loaded, node) = support::demo_store_with_node(dir.path(), "node-health-test", port);
+    let store = loaded.layout.store.id.clone();
     let mut live = statuses(port, "node-health-live", &store).await;
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();

@@ -5,36 +5,21 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use aisle_gateway::config::SourceSection;
 use aisle_gateway::mqtt::EmbeddedBroker;
 use aisle_gateway::service;
-use aisle_gateway::sim::store::demo_layout;
 use aisle_protocol::link::Role;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use support::scripted_node::{Downlink, ScriptedNode};
-use support::{KEY, NODE, batch, registry_with_node_at};
+use support::batch;
+use support::scripted_node::Downlink;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_runs_the_node_link_source_configures_nodes_and_counts_them_online() {
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = broker.addr().port();
     let dir = tempfile::tempdir().unwrap();
-    let layout = demo_layout();
-    let anchor = layout.anchors[0].id.clone();
-    let state_dir = dir.path().join("state");
-    registry_with_node_at(&state_dir, KEY, &anchor);
-    let node = ScriptedNode::new(KEY, NODE);
-    let loaded = support::demo_store(
-        vec![SourceSection::NodeLink {
-            devices: vec![node.slave_path.clone()],
-            state_dir,
-        }],
-        &dir.path().join("spool"),
-        "nodelink-service-test",
-        port,
-    );
+    let (loaded, node) = support::demo_store_with_node(dir.path(), "nodelink-service-test", port);
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
     let running = service::start(&loaded, None, &tracker, &shutdown).unwrap();

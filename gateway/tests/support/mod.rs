@@ -139,3 +139,28 @@ pub fn demo_store(
         tls: None,
     }
 }
+
+/// The demo store served by one scripted node on a pty, registered with
+/// `KEY` at the layout's first anchor: its configuration (publishing as
+/// `client_id` to 127.0.0.1:`port`, state and spool under `dir`) and the
+/// node.
+pub fn demo_store_with_node(
+    dir: &Path,
+    client_id: &str,
+    port: u16,
+) -> (aisle_gateway::config::Loaded, ScriptedNode) {
+    let layout = aisle_gateway::sim::store::demo_layout();
+    let state_dir = dir.join("state");
+    registry_with_node_at(&state_dir, KEY, &layout.anchors[0].id);
+    let node = ScriptedNode::new(KEY, NODE);
+    let loaded = demo_store(
+        vec![aisle_gateway::config::SourceSection::NodeLink {
+            devices: vec![node.slave_path.clone()],
+            state_dir,
+        }],
+        &dir.join("spool"),
+        client_id,
+        port,
+    );
+    (loaded, node)
+}
