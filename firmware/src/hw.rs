@@ -13,6 +13,14 @@ use aisle_protocol::ll::Channel;
 /// after the access address: 2 header bytes, 37 payload bytes, 3 CRC bytes.
 pub const MAX_AIR_PACKET_LEN: usize = 2 + 37 + 3;
 
+/// Microseconds a packet of `len` air bytes (as [`Radio::transmit`] takes
+/// them) occupies the air at 1 Mbit/s, with its 1-byte preamble and 4-byte
+/// access address.
+#[must_use]
+pub const fn air_time_us(len: usize) -> u64 {
+    (1 + 4 + len as u64) * 8
+}
+
 /// A packet the radio received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -7,14 +7,13 @@ mod support;
 use std::collections::BTreeMap;
 
 use aisle_firmware::SIGHTING_CAPACITY;
+use aisle_firmware::hw::air_time_us;
 use aisle_firmware::protocol::beacon::Frame;
 use aisle_firmware::protocol::link::{FrameKind, Status, address_identity};
 use aisle_firmware::protocol::ll::{ADV_CRC_INIT, AdvPdu, Channel, check_crc24, whiten};
 use aisle_firmware::settings::{self, Settings};
 use support::air::random_address;
-use support::{
-    Emitter, FLASH_RANGE, Flash, Gateway, Heard, Medium, OwnedSighting, Sim, airtime_us,
-};
+use support::{Emitter, FLASH_RANGE, Flash, Gateway, Heard, Medium, OwnedSighting, Sim};
 
 const KEY: [u8; 16] = [0x33; 16];
 const NODE: u32 = 12;
@@ -31,7 +30,7 @@ fn oracle(sim: &Sim, start_ms: u64, len_ms: u16) -> BTreeMap<Key, (i8, i8, i64, 
     let mut out: BTreeMap<Key, (i8, i8, i64, u16)> = BTreeMap::new();
     let w = sim.0.borrow();
     for (end_us, channel, rssi, bytes) in &w.received {
-        let sent_us = end_us - airtime_us(bytes.len());
+        let sent_us = end_us - air_time_us(bytes.len());
         if sent_us < start_ms * 1000 || sent_us >= (start_ms + u64::from(len_ms)) * 1000 {
             continue;
         }

@@ -7,7 +7,7 @@
 
 use core::cell::{Cell, RefCell};
 
-use aisle_firmware::hw::{Clock, MAX_AIR_PACKET_LEN, Radio, Reception};
+use aisle_firmware::hw::{Clock, MAX_AIR_PACKET_LEN, Radio, Reception, air_time_us};
 use aisle_firmware::protocol::ll::{
     ADV_CRC_INIT, AdvPdu, Channel, DeviceAddress, append_crc24, whiten,
 };
@@ -202,12 +202,6 @@ impl Phone {
         whiten(channel, &mut out[..len]);
         len
     }
-}
-
-/// Time on air at 1 Mbit/s for `len` bytes after the access address.
-pub const fn air_time_us(len: usize) -> u64 {
-    // Preamble and access address: 5 bytes.
-    (5 + len as u64) * 8
 }
 
 /// What one packet the node heard was, for checking its batches.

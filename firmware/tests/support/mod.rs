@@ -15,7 +15,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use aisle_firmware::hw::{Clock, Radio, Reception, Sensors};
+use aisle_firmware::hw::{Clock, Radio, Reception, Sensors, air_time_us};
 use aisle_firmware::protocol::ll::Channel;
 use aisle_firmware::ram_flash::RamFlash;
 use aisle_firmware::{Error, Node};
@@ -323,12 +323,6 @@ impl embedded_io_async::Write for SimLink {
     }
 }
 
-/// Microseconds a packet of `len` air bytes takes at 1 Mbit/s, with its
-/// preamble and access address.
-pub fn airtime_us(len: usize) -> u64 {
-    (1 + 4 + len as u64) * 8
-}
-
 /// The node's radio on the medium.
 pub struct SimRadio {
     sim: Sim,
@@ -347,7 +341,7 @@ impl Radio for SimRadio {
         // A packet counts once it is on the air in full: a transmission
         // dropped half-way (its future cancelled) never reaches anyone.
         let start = self.sim.now_us();
-        self.sim.sleep_until(start + airtime_us(air.len())).await;
+        self.sim.sleep_until(start + air_time_us(air.len())).await;
         let mut w = self.sim.0.borrow_mut();
         w.transmitted
             .push((start, channel, tx_power_dbm, air.to_vec()));
@@ -376,7 +370,7 @@ impl Radio for SimRadio {
             return Ok(None);
         };
         self.sim
-            .sleep_until(packet_start + airtime_us(bytes.len()))
+            .sleep_until(packet_start + air_time_us(bytes.len()))
             .await;
         let len = bytes.len().min(buf.len());
         buf[..len].copy_from_slice(&bytes[..len]);

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aisle_firmware::hw::{MAX_AIR_PACKET_LEN, Radio, Reception};
+use aisle_firmware::hw::{MAX_AIR_PACKET_LEN, Radio, Reception, air_time_us};
 use aisle_protocol::ll::{
     ADV_CRC_INIT, AddressType, AdvPdu, Channel, DeviceAddress, append_crc24, whiten,
 };
@@ -125,9 +125,7 @@ impl Radio for MediumRadio {
         _tx_power_dbm: i8,
         air: &[u8],
     ) -> Result<(), Self::Error> {
-        // 1 Mbit/s: 8 µs a byte, plus preamble and access address (5 bytes).
-        let on_air_us = 8 * (air.len() as u64 + 5);
-        tokio::time::sleep(Duration::from_micros(on_air_us)).await;
+        tokio::time::sleep(Duration::from_micros(air_time_us(air.len()))).await;
         Ok(())
     }
 
