@@ -17,11 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cli::console::{OCCUPANCY_LEGEND, OccupancyLine, view_line};
-use crate::config::{
-    BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
-};
+use crate::config::{BrokerAddress, Config, Loaded, SourceSection};
 use crate::service::{Shown, simulated_enrolment, start};
-use crate::sim::store::demo_layout;
+use crate::sim::store::demo_configuration;
 
 /// How long shutdown waits for tasks (the publisher flushing its window).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -88,37 +86,19 @@ pub fn demo(args: &DemoArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let spool = std::env::temp_dir().join(format!("aisle-demo-{}", std::process::id()));
-    let config = Config {
-        store: StoreSection {
-            layout: PathBuf::from("demo"),
-            shoppers: None,
-        },
-        mqtt: MqttSection {
-            spool_dir: spool.clone(),
-            ..MqttSection::default()
-        },
-        sources: vec![SourceSection::Simulator {
+    let mut loaded = demo_configuration(
+        vec![SourceSection::Simulator {
             shoppers: args.shoppers,
             seed: args.seed,
             opted_in_share: args.opted_in,
             firmware_nodes: !args.direct,
         }],
-        identify: crate::identify::IdentifyConfig::default(),
-        engine: crate::engine::EngineConfig::default(),
-        // rumqttd reports every client that hangs up as an error, the
-        // broker's own readiness probe included; the demo keeps it quiet.
-        log: LogSection {
-            level: "warn,rumqttd=off".into(),
-        },
-    };
-    let mut loaded = Loaded {
-        config,
-        layout: demo_layout(),
-        shoppers: Vec::new(),
-        broker: BrokerAddress::Embedded,
-        password: None,
-        tls: None,
-    };
+        &spool,
+        BrokerAddress::Embedded,
+    );
+    // rumqttd reports every client that hangs up as an error, the broker's
+    // own readiness probe included; the demo keeps it quiet.
+    loaded.config.log.level = "warn,rumqttd=off".into();
     loaded.shoppers = simulated_enrolment(&loaded);
     if let Err(e) = init_logging(&loaded.config.log.level) {
         eprintln!("aisle demo: {e}");

@@ -19,6 +19,11 @@
 //!       x=0     gondolas (+-+) are 1.2 x 6.5 m   x=20
 //! ```
 
+use crate::config::{
+    BrokerAddress, Config, Loaded, LogSection, MqttSection, SourceSection, StoreSection,
+};
+use crate::engine::EngineConfig;
+use crate::identify::IdentifyConfig;
 use crate::layout::{Anchor, Layout, Point, Store, Zone};
 
 /// An obstacle shoppers walk around: a shelving run, a counter, a till desk.
@@ -256,6 +261,39 @@ pub fn demo_layout() -> Layout {
             .collect(),
         shadowing: None,
         shelves: DEMO_SHELVES.iter().map(Shelf::to_layout).collect(),
+    }
+}
+
+/// The demo store as a loaded gateway configuration, as `aisle demo` runs
+/// it: [`demo_layout`], `sources`, default identification, engine, MQTT
+/// and logging settings with the spool in `spool_dir`, publishing to
+/// `broker`; no enrolled shoppers, password or TLS.
+#[must_use]
+pub fn demo_configuration(
+    sources: Vec<SourceSection>,
+    spool_dir: &std::path::Path,
+    broker: BrokerAddress,
+) -> Loaded {
+    Loaded {
+        config: Config {
+            store: StoreSection {
+                layout: "demo".into(),
+                shoppers: None,
+            },
+            mqtt: MqttSection {
+                spool_dir: spool_dir.to_owned(),
+                ..MqttSection::default()
+            },
+            sources,
+            identify: IdentifyConfig::default(),
+            engine: EngineConfig::default(),
+            log: LogSection::default(),
+        },
+        layout: demo_layout(),
+        shoppers: Vec::new(),
+        broker,
+        password: None,
+        tls: None,
     }
 }
 

@@ -109,35 +109,16 @@ pub fn demo_store(
     client_id: &str,
     port: u16,
 ) -> aisle_gateway::config::Loaded {
-    use aisle_gateway::config::{
-        BrokerAddress, Config, Loaded, LogSection, MqttSection, StoreSection,
-    };
-    let config = Config {
-        store: StoreSection {
-            layout: "demo".into(),
-            shoppers: None,
-        },
-        mqtt: MqttSection {
-            spool_dir: spool.to_owned(),
-            client_id: client_id.to_owned(),
-            ..MqttSection::default()
-        },
+    let mut loaded = aisle_gateway::sim::store::demo_configuration(
         sources,
-        identify: aisle_gateway::identify::IdentifyConfig::default(),
-        engine: aisle_gateway::engine::EngineConfig::default(),
-        log: LogSection::default(),
-    };
-    Loaded {
-        config,
-        layout: aisle_gateway::sim::store::demo_layout(),
-        shoppers: Vec::new(),
-        broker: BrokerAddress::Remote {
+        spool,
+        aisle_gateway::config::BrokerAddress::Remote {
             host: "127.0.0.1".into(),
             port,
         },
-        password: None,
-        tls: None,
-    }
+    );
+    client_id.clone_into(&mut loaded.config.mqtt.client_id);
+    loaded
 }
 
 /// The demo store served by one scripted node on a pty, registered with

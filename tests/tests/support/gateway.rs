@@ -5,14 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use aisle_gateway::config::{
-    BrokerAddress, Config, Loaded, MqttSection, SourceSection, StoreSection,
-};
+use aisle_gateway::config::{BrokerAddress, Loaded, SourceSection};
 use aisle_gateway::mqtt::PublisherStats;
 use aisle_gateway::nodelink::NodeLinkSource;
 use aisle_gateway::publish::Payload;
 use aisle_gateway::service::{self, Published, Shown};
-use aisle_gateway::sim::store::demo_layout;
+use aisle_gateway::sim::store::demo_configuration;
 use aisle_protocol::event::ZoneEvent;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -38,36 +36,18 @@ impl Gateway {
     /// Starts the gateway on the demo store, playing `recording` at `speed`
     /// and publishing to the broker on `port` as `client_id`.
     pub fn start(recording: &Path, speed: f64, port: u16, client_id: &str, spool: &Path) -> Self {
-        let config = Config {
-            store: StoreSection {
-                layout: "demo-store.toml".into(),
-                shoppers: None,
-            },
-            mqtt: MqttSection {
-                broker: format!("mqtt://127.0.0.1:{port}"),
-                client_id: client_id.to_owned(),
-                spool_dir: spool.to_owned(),
-                ..MqttSection::default()
-            },
-            sources: vec![SourceSection::Recording {
+        let mut loaded = demo_configuration(
+            vec![SourceSection::Recording {
                 path: recording.to_owned(),
                 speed,
             }],
-            identify: aisle_gateway::identify::IdentifyConfig::default(),
-            engine: aisle_gateway::engine::EngineConfig::default(),
-            log: aisle_gateway::config::LogSection::default(),
-        };
-        let loaded = Loaded {
-            config,
-            layout: demo_layout(),
-            shoppers: Vec::new(),
-            broker: BrokerAddress::Remote {
+            spool,
+            BrokerAddress::Remote {
                 host: "127.0.0.1".into(),
                 port,
             },
-            password: None,
-            tls: None,
-        };
+        );
+        client_id.clone_into(&mut loaded.config.mqtt.client_id);
         let gateway = Self::run(&loaded);
         assert_eq!(gateway.broker, ("127.0.0.1".to_owned(), port));
         gateway
