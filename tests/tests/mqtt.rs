@@ -3,17 +3,15 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use aisle_gateway::mqtt::publisher::{PublisherStats, RetainedStatus};
-use aisle_gateway::mqtt::{EmbeddedBroker, Outgoing, Publisher, Spool};
+use aisle_gateway::mqtt::publisher::RetainedStatus;
+use aisle_gateway::mqtt::{EmbeddedBroker, Outgoing, Spool};
 use support::broker::{
     Mosquitto, Subscriber, WAIT, first_appearances, free_port, publisher_config,
 };
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use support::publisher::Running;
 
 const EVENTS: &str = "aisle/test/events";
 
@@ -30,41 +28,6 @@ async fn eventually(what: &str, condition: impl Fn() -> bool) {
     })
     .await
     .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
-
-struct Running {
-    publisher: Publisher,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
-}
-
-impl Running {
-    fn start(config: aisle_gateway::mqtt::PublisherConfig) -> Self {
-        let tracker = TaskTracker::new();
-        let shutdown = CancellationToken::new();
-        let publisher = Publisher::spawn(config, &tracker, shutdown.clone()).unwrap();
-        Self {
-            publisher,
-            tracker,
-            shutdown,
-        }
-    }
-
-    fn stats(&self) -> Arc<PublisherStats> {
-        self.publisher.stats()
-    }
-
-    async fn send(&self, message: Outgoing) {
-        self.publisher.sender().send(message).await.unwrap();
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.tracker.close();
-        tokio::time::timeout(WAIT, self.tracker.wait())
-            .await
-            .expect("publisher stops in time");
-    }
 }
 
 async fn delivers_in_order(port: u16, spool: &std::path::Path) {

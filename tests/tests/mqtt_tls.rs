@@ -9,11 +9,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use aisle_gateway::config::Config;
 use aisle_gateway::mqtt::tls::{ClientConfig, client_config};
-use aisle_gateway::mqtt::{Outgoing, Publisher, PublisherConfig, Spool, TlsFiles};
+use aisle_gateway::mqtt::{Outgoing, PublisherConfig, Spool, TlsFiles};
 use aisle_gateway::sim::store::demo_layout;
 use aisle_gateway::source::wall_clock;
 use rcgen::{
@@ -21,12 +20,11 @@ use rcgen::{
     KeyPair,
 };
 use support::broker::{
-    Mosquitto, Subscriber, WAIT, first_appearances, free_port, publisher_config, wait_for_listener,
+    Mosquitto, Subscriber, first_appearances, free_port, publisher_config, wait_for_listener,
 };
 use support::gateway::Gateway;
+use support::publisher::Running;
 use support::walk::{Step, Walk, write_recording};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// The certificates of one test, as PEM files in `dir`.
 struct Pki {
@@ -119,48 +117,6 @@ fn tls_publisher(port: u16, spool: &Path, tls: Arc<ClientConfig>) -> PublisherCo
     config
 }
 
-struct Running {
-    publisher: Publisher,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
-}
-
-impl Running {
-    fn start(config: PublisherConfig) -> Self {
-        let tracker = TaskTracker::new();
-        let shutdown = CancellationToken::new();
-        let publisher = Publisher::spawn(config, &tracker, shutdown.clone()).unwrap();
-        Self {
-            publisher,
-            tracker,
-            shutdown,
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.tracker.close();
-        tokio::time::timeout(WAIT, self.tracker.wait())
-            .await
-            .expect("publisher stops in time");
-    }
-
-    /// Waits for the publisher's last connection error to satisfy `what`.
-    async fn error_until(&self, what: impl Fn(&str) -> bool) -> String {
-        let stats = self.publisher.stats();
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(error) = stats.last_error().filter(|e| what(e)) {
-                    return error;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("last error: {:?}", stats.last_error()))
-    }
-}
-
 /// The gateway as `aisle run` starts it, from a configuration file naming
 /// an `mqtts://` broker and its certificate files; a shopper's walk is
 /// played in, and the zone events reach a subscriber through the broker.
@@ -230,11 +186,11 @@ async fn a_wrong_ca_is_refused_and_the_events_wait_in_the_spool() {
     ));
     for id in 0..COUNT {
         let message = Outgoing::at_least_once("aisle/test/events", id.to_string());
-        wrong.publisher.sender().send(message).await.unwrap();
+        wrong.send(message).await;
     }
     let error = wrong.error_until(|e| e.contains("not trusted")).await;
     assert!(error.contains("mqtt.ca_file"), "{error}");
-    let stats = wrong.publisher.stats();
+    let stats = wrong.stats();
     assert!(!stats.connected.load(Ordering::Relaxed));
     assert_eq!(stats.acked.load(Ordering::Relaxed), 0);
     wrong.stop().await;
@@ -267,6 +223,6 @@ async fn a_missing_client_certificate_is_refused_clearly() {
     ));
     let error = running.error_until(|e| e.contains("refused")).await;
     assert!(error.contains("mqtt.client_cert_file"), "{error}");
-    assert!(!running.publisher.stats().connected.load(Ordering::Relaxed));
+    assert!(!running.stats().connected.load(Ordering::Relaxed));
     running.stop().await;
 }

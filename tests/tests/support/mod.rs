@@ -5,5 +5,6 @@
 
 pub mod broker;
 pub mod gateway;
+pub mod publisher;
 pub mod walk;
 pub mod wire;
