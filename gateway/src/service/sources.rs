@@ -34,18 +34,8 @@ pub(super) fn spawn_source(
                 loaded.config.identify.rotation_exponent,
             );
             let Ok(rotation) = rotation else { return };
-            let store = SimulatedStore::new(
-                loaded.layout.clone(),
-                shoppers,
-                seed,
-                opted_in_share,
-                rotation,
-            );
-            tracker.spawn(async move {
-                if let Err(error) = store.run(out, stop).await {
-                    tracing::error!(%error, "simulated store stopped");
-                }
-            });
+            let store = (shoppers, seed, opted_in_share);
+            spawn_simulated_store(loaded, store, rotation, out, tracker, stop);
         }
         SourceSection::Bluetooth { anchor, adapter } => {
             let source = crate::bluetooth::AdapterSource {
@@ -65,6 +55,30 @@ pub(super) fn spawn_source(
         // Started by `start`, which shares one registry between its ports.
         SourceSection::NodeLink { .. } => {}
     }
+}
+
+/// Runs the simulated store of `loaded`'s layout with `(shoppers, seed,
+/// opted_in_share)`, its sightings into `out`, until `stop`.
+fn spawn_simulated_store(
+    loaded: &Loaded,
+    (shoppers, seed, opted_in_share): (usize, u64, f64),
+    rotation: aisle_protocol::eid::RotationExponent,
+    out: mpsc::Sender<SourceSighting>,
+    tracker: &TaskTracker,
+    stop: CancellationToken,
+) {
+    let store = SimulatedStore::new(
+        loaded.layout.clone(),
+        shoppers,
+        seed,
+        opted_in_share,
+        rotation,
+    );
+    tracker.spawn(async move {
+        if let Err(error) = store.run(out, stop).await {
+            tracing::error!(%error, "simulated store stopped");
+        }
+    });
 }
 
 /// Scan window of the simulated store's shelf nodes: a batch a second per
@@ -150,20 +164,9 @@ pub(super) fn simulated_nodes(
         })
         .await;
     });
-    let store = SimulatedStore::new(
-        loaded.layout.clone(),
-        shoppers,
-        seed,
-        opted_in_share,
-        rotation,
-    );
     let (air_tx, air_rx) = mpsc::channel(SIGHTING_QUEUE);
-    let stop = shutdown.clone();
-    tracker.spawn(async move {
-        if let Err(error) = store.run(air_tx, stop).await {
-            tracing::error!(%error, "simulated store stopped");
-        }
-    });
+    let store = (shoppers, seed, opted_in_share);
+    spawn_simulated_store(loaded, store, rotation, air_tx, tracker, shutdown.clone());
     tracker.spawn(async move {
         let counts = carry(air_rx, air).await;
         tracing::info!(?counts, "simulated air closed");
