@@ -257,14 +257,13 @@ fn choose_kernel(map: &mut ShadowingMap, layout: &Layout, locate: &LocateConfig)
         .iter()
         .map(|a| RadioModel::of(a, locate))
         .collect();
+    // Where the samples lie about each anchor does not depend on the shape.
+    let anchors = map.per_anchor(layout, &models);
     let widest = map.bandwidth_m;
     let mut best = (f64::INFINITY, widest, map.along_ray_m);
     for (share, ratio) in KERNEL_CHOICES {
         map.bandwidth_m = widest * share;
         map.along_ray_m = map.bandwidth_m * ratio;
-        // Samples are placed about each anchor anew for each shape; cheap
-        // beside the scoring.
-        let anchors = map.per_anchor(layout, &models);
         let rms = map.leave_one_out_rms(&anchors, KERNEL_SCORE_TARGETS);
         if rms < best.0 {
             best = (rms, map.bandwidth_m, map.along_ray_m);
