@@ -90,7 +90,6 @@ pub(super) fn mean_residual(
     levels: &[Level],
     p: Point,
 ) -> Option<f64> {
-    let sigma2 = config.model_sigma_db.powi(2);
     let (mut sum, mut weight, mut used) = (0.0, 0.0, 0);
     for l in levels {
         let anchor = usize::from(l.anchor.0);
@@ -98,8 +97,7 @@ pub(super) fn mean_residual(
             continue;
         }
         used += 1;
-        let weakness = 1.0 + (config.weak_below_dbm - l.rssi).max(0.0) / config.weak_scale_db;
-        let w = 1.0 / (sigma2 * weakness + l.variance_db2);
+        let w = config.weight(l);
         sum += w * (l.rssi - locator.expected_rssi(anchor, p));
         weight += w;
     }

@@ -101,6 +101,16 @@ impl Default for LocateConfig {
     }
 }
 
+impl LocateConfig {
+    /// How much a level counts in a fix: the inverse of its variance, the
+    /// model's spread widened for weak levels plus the level's own.
+    #[must_use]
+    pub fn weight(&self, level: &Level) -> f64 {
+        let weakness = 1.0 + (self.weak_below_dbm - level.rssi).max(0.0) / self.weak_scale_db;
+        1.0 / (self.model_sigma_db.powi(2) * weakness + level.variance_db2)
+    }
+}
+
 /// One anchor's radio model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RadioModel {
@@ -329,18 +339,15 @@ impl Locator {
     /// A fix from `levels`, or `None` when there are none (or they name
     /// anchors this locator does not know).
     pub fn locate(&mut self, levels: &[Level]) -> Option<Fix> {
-        let c = &self.config;
-        let sigma2 = c.model_sigma_db.powi(2);
         self.terms.clear();
         for l in levels {
             let anchor = usize::from(l.anchor.0);
             let model = self.models.get(anchor)?;
-            let weakness = 1.0 + (c.weak_below_dbm - l.rssi).max(0.0) / c.weak_scale_db;
             self.terms.push(Term {
                 anchor,
                 excess: l.rssi - model.rssi_at_1m,
                 slope: model.path_loss_exponent,
-                weight: 1.0 / (sigma2 * weakness + l.variance_db2),
+                weight: self.config.weight(l),
             });
         }
         match self.terms.len() {
