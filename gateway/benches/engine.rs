@@ -127,8 +127,8 @@ fn sightings(layout: &Layout, from_step: u32, steps: u32) -> Vec<(f64, AnchorIdx
 }
 
 /// A warmed engine and the sightings to time, for `config`.
-fn setup(layout: &Layout, config: EngineConfig) -> (Engine, Vec<(f64, AnchorIdx, DeviceId, f64)>) {
-    let mut warm = Engine::new(layout, config).unwrap();
+fn setup(layout: &Layout, config: &EngineConfig) -> (Engine, Vec<(f64, AnchorIdx, DeviceId, f64)>) {
+    let mut warm = Engine::new(layout, *config).unwrap();
     let mut out = Vec::with_capacity(1 << 16);
     for (ts, a, d, rssi) in sightings(layout, 0, 30) {
         warm.observe(ts, a, d, rssi, &mut out).unwrap();
@@ -168,7 +168,7 @@ fn run(
 
 fn observe(c: &mut Criterion) {
     let layout = store();
-    let (warm, stream) = setup(&layout, EngineConfig::default());
+    let (warm, stream) = setup(&layout, &EngineConfig::default());
     let tracked = warm.tracked();
     eprintln!(
         "{} sightings in 2 s of store time; {tracked} devices tracked, state {} bytes \
@@ -186,7 +186,7 @@ fn observe(c: &mut Criterion) {
         locate_interval_s: 1e6,
         ..EngineConfig::default()
     };
-    let (warm, stream) = setup(&layout, config);
+    let (warm, stream) = setup(&layout, &config);
     run(
         &mut group,
         "record_only_10k_devices_50_anchors",
@@ -207,7 +207,7 @@ fn observe(c: &mut Criterion) {
             }
         })
         .collect();
-    let (warm, stream) = setup(&shelved, EngineConfig::default());
+    let (warm, stream) = setup(&shelved, &EngineConfig::default());
     run(
         &mut group,
         "observe_10k_devices_50_anchors_shelves",

@@ -71,6 +71,9 @@ struct Score {
     wrong_by_age: [u32; 3],
     /// Wrong samples by (true zone, engine zone).
     confusion: std::collections::BTreeMap<(String, String), u32>,
+    /// Samples in a zone by how far the truth lies from that zone's edge:
+    /// under 0.5 m, 0.5-1 m, 1-1.5 m, beyond; (counted, wrong).
+    by_edge: [(u32, u32); 4],
 }
 
 impl Score {
@@ -78,15 +81,23 @@ impl Score {
     /// not placed yet), the true zone before this one, and how long the
     /// true zone has been settled, seconds.
     #[allow(clippy::option_option)]
+    /// `edge_m`: how far the truth lies inside its zone, none outside all.
     fn judge(
         &mut self,
         truth: Option<&str>,
         engine: Option<Option<&str>>,
         before: Option<Option<&str>>,
         settled_for: f64,
+        edge_m: Option<f64>,
     ) {
         let named = |z: Option<&str>| z.unwrap_or("-").to_owned();
         self.counted += 1;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let band = edge_m.map(|d| ((d / 0.5) as usize).min(3));
+        if let Some(band) = band {
+            self.by_edge[band].0 += 1;
+            self.by_edge[band].1 += u32::from(engine != Some(truth));
+        }
         let tally = self.by_zone.entry(named(truth)).or_default();
         tally.0 += 1;
         if engine == Some(truth) {
@@ -154,12 +165,12 @@ fn run_radio(
     minutes: f64,
     seed: u64,
     engine_layout: Option<&Layout>,
-    config: EngineConfig,
+    config: &EngineConfig,
     radio: RadioConfig,
 ) -> Score {
     let plan = FloorPlan::demo();
     let settle = config.presence.confirm_s + config.zone.confirm_s;
-    let mut engine = Engine::new(engine_layout.unwrap_or(&plan.layout), config).unwrap();
+    let mut engine = Engine::new(engine_layout.unwrap_or(&plan.layout), *config).unwrap();
     let zone_ids: Vec<String> = plan.layout.zones.iter().map(|z| z.id.clone()).collect();
     let zones = plan.layout.zones.clone();
     let sim = Simulator::new(
@@ -214,7 +225,11 @@ fn run_radio(
                         .map(|z| z.map(|z| zone_ids[usize::from(z.0)].as_str()));
                     let before = entry.truth_before.as_ref().map(|b| b.as_deref());
                     let settled_for = t.ts - entry.truth_since - settle;
-                    score.judge(zone.as_deref(), engine_zone, before, settled_for);
+                    let edge_m = zone
+                        .as_deref()
+                        .and_then(|id| zones.iter().find(|z| z.id == id))
+                        .map(|z| z.distance_to_edge(Point::new(t.x, t.y)));
+                    score.judge(zone.as_deref(), engine_zone, before, settled_for, edge_m);
                 }
             }
         }
@@ -276,21 +291,28 @@ fn report(s: &mut Score) -> f64 {
         s.lagging, s.wrong_by_age, s.by_zone
     );
     eprintln!("wrong (true, engine): {:?}", s.confusion);
+    eprintln!(
+        "in a zone, by the truth's distance from its edge <0.5 / 0.5-1 / 1-1.5 / 1.5+ m \
+         (counted, wrong): {:?}",
+        s.by_edge
+    );
     share
 }
 
 /// Runs seeds `seeds` (10 shoppers, 6 minutes each) against `layout`
 /// (the bare demo layout when none) and reports each; returns the mean
-/// share and the lowest, and checks no run flaps.
-fn runs(seeds: &[u64], layout: Option<&Layout>, radio: &RadioConfig) -> (f64, f64) {
+/// share, the lowest, and the share wrong of all samples lying more than
+/// 1 m inside a zone; checks no run flaps.
+fn runs(seeds: &[u64], layout: Option<&Layout>, radio: &RadioConfig) -> (f64, f64, f64) {
     let (mut sum, mut lowest) = (0.0, 1.0f64);
+    let (mut deep, mut deep_wrong) = (0, 0);
     for &seed in seeds {
         let mut s = run_radio(
             10,
             6.0,
             seed,
             layout,
-            EngineConfig::default(),
+            &EngineConfig::default(),
             radio.clone(),
         );
         let share = report(&mut s);
@@ -310,10 +332,14 @@ fn runs(seeds: &[u64], layout: Option<&Layout>, radio: &RadioConfig) -> (f64, f6
         );
         sum += share;
         lowest = lowest.min(share);
+        for (counted, wrong) in &s.by_edge[2..] {
+            deep += counted;
+            deep_wrong += wrong;
+        }
     }
     #[allow(clippy::cast_precision_loss)]
     let mean = sum / seeds.len() as f64;
-    (mean, lowest)
+    (mean, lowest, f64::from(deep_wrong) / f64::from(deep.max(1)))
 }
 
 /// Ten runs: the variance between runs is large, as a shopper standing a
@@ -322,60 +348,100 @@ const SEEDS: [u64; 10] = [21, 7, 3, 11, 5, 31, 32, 33, 34, 35];
 
 /// The realistic deployment: the store calibrated from a walk of 20
 /// shoppers for 10 minutes (another seed), then ten other runs scored.
-/// The target is 95%; measured 91.7% (mean of ten runs, the lowest
-/// 86.4%), the engine changing zone fewer times than the shoppers in every
-/// run. Before calibration chose the map's kernel shape (its widths along
-/// and across rays from the anchor, by leave-one-out prediction of the
-/// walk's own residuals: it picks a round kernel here), a kernel fixed at
-/// three times longer along rays than across gave 89.9%, and the round
-/// 1 m kernel of the steps below 92.2% (each run 85.6% to 96.3%). A shorter walk (10 shoppers, 6 minutes) gives 89.7%, a
-/// longer one (30 shoppers, 10 minutes) 91.7%.
+/// The target is 95%; measured 92.9% (mean of ten runs, each 87.7% to
+/// 97.1%), the engine changing zone 52 to 62 times a run where the
+/// shoppers change 84 to 95 times.
 ///
-/// Steps. Five runs, calibrated from a 10-shopper, 6-minute walk: the
-/// fitted models alone (the map left out) 87.0%; with the map from the
-/// walk's readings pooled into 0.5 m cells, its kernel 3 m wide as for
-/// surveyed points, 87.6%, 2 m 87.8%, 4 m 89.1%. Ten runs, calibrated from
-/// a 30-shopper, 10-minute walk: a 1 m kernel 91.9%; each phone's transmit
-/// offset learnt online 92.7%; then each calibration phone's offset taken
-/// off its readings before the fit and the kernel set from the points'
-/// spacing (1.0 m here) 91.7% (the map's error against the simulator's own
-/// field 2.64 dB RMS, 2.70 before), 92.2% from the 20-shopper walk. Tried
-/// and left out (ten runs, 30-shopper walk): the body loss a walking
-/// track's heading implies (89.3%: a filtered track's heading is too
-/// uncertain), trying a standing shopper's facing among four headings
-/// (92.0%), a 20 s confirmation for a zone reached by jumping a shelf
-/// (90.9%), a 0.5 m locator grid (91.9%), and other filter, motion and
-/// weighting settings (89.7% to 92.6%). What is left is the part of the
-/// radio that belongs to the shopper (see
-/// `what_is_left_is_the_shopper_s_own_radio`).
+/// Where the errors lie. Shoppers stand at shelves, facing them, so half
+/// of the samples in a zone lie 0.5-1 m from its edge and a quarter within
+/// 0.5 m. Summed over the ten runs (counted, wrong): within 0.5 m of the
+/// edge 3,633 and 409 (11%); 0.5-1 m 7,027 and 361 (5.1%); 1-1.5 m 2,772
+/// and 19; beyond 1.5 m 539 and 5. A shopper more than a metre inside a
+/// zone is placed in it 99.3% of the time; the rest of the errors are at
+/// the edges, where the fixes' own error (median 1.1 m) decides, and in
+/// the walkways that belong to no zone (213 samples, 1.5%: the engine
+/// counts a position within `zone.nearest_within_m` of a zone as in it,
+/// and the front walkway is 1 m wide). The test holds the first part.
+///
+/// Steps, each measured on these runs. Levels weaker than the model
+/// expects weighted 0.7 (`locate.weaker_weight`): 91.7% to 92.6%. A zone's
+/// depth counted from its borders with the rest of the floor, not from the
+/// outer walls, where fixes clamped to the store pile up: 92.9%. Earlier:
+/// before calibration chose the map's kernel shape (its widths along and
+/// across rays from the anchor, by leave-one-out prediction of the walk's
+/// own residuals: it picks a round kernel here), a kernel fixed at three
+/// times longer along rays than across gave 89.9%, and the round 1 m
+/// kernel of the steps below 92.2%. A shorter calibration walk (10
+/// shoppers, 6 minutes) gave 89.7%, a longer one (30 shoppers, 10
+/// minutes) 91.7%.
+///
+/// Steps before those. Five runs, calibrated from a 10-shopper, 6-minute
+/// walk: the fitted models alone (the map left out) 87.0%; with the map
+/// from the walk's readings pooled into 0.5 m cells, its kernel 3 m wide as
+/// for surveyed points, 87.6%, 2 m 87.8%, 4 m 89.1%. Ten runs, calibrated
+/// from a 30-shopper, 10-minute walk: a 1 m kernel 91.9%; each phone's
+/// transmit offset learnt online 92.7%; then each calibration phone's
+/// offset taken off its readings before the fit and the kernel set from
+/// the points' spacing (1.0 m here) 91.7% (the map's error against the
+/// simulator's own field 2.64 dB RMS, 2.70 before), 92.2% from the
+/// 20-shopper walk.
+///
+/// Tried and left out (ten runs). Against 91.7%, with a 30-shopper walk:
+/// the body loss a walking track's heading implies (89.3%: a filtered
+/// track's heading is too uncertain), trying a standing shopper's facing
+/// among four headings (92.0%), a 20 s confirmation for a zone reached by
+/// jumping a shelf (90.9%), a 0.5 m locator grid (91.9%), and other
+/// filter, motion and weighting settings (89.7% to 92.6%). Against 91.7%,
+/// with the 20-shopper walk: the body loss of a shopper facing the nearest
+/// shelf within 1.5 m, charged when the track moves under 0.3 m/s (6 dB
+/// 92.9%, 8 dB 91.7%; always charged 88.4%; taken off the calibration's
+/// readings too 91.5%; the better of charged and not, cell by cell,
+/// 92.2%); a grid Bayes filter over the floor whose belief moves only
+/// between open cells, so that it cannot cross a shelf (90.2% to 90.8%);
+/// counting positions up to 0.5 or 1 m off a zone as in it rather than 2 m
+/// (90.0%, 91.8%); the phone's offset learnt with weaker levels weighted as
+/// the locator weighs them (92.2% against 92.9%). With six more anchors,
+/// one hung at 2.5 m inside each aisle, the produce, the meat counter and
+/// the checkout, the store reaches 94.2% (93.1% before the two steps
+/// above): density helps, but does not remove the edge errors. Radio alone: the simulator's
+/// body loss at 4 dB instead of 8 gives 95.6%, none 94.9%; each shopper's
+/// own shadowing off 93.9%; phone offsets off 92.1% (all three against
+/// 91.7%). What is left is the part of the radio that belongs to the
+/// shopper (see `what_is_left_is_the_shopper_s_own_radio`).
 #[test]
 fn a_calibrated_store_places_shoppers_in_the_right_zone() {
     let radio = RadioConfig::default();
     let calibrated = calibrated_demo(99, 20, 10.0, &radio);
-    let (mean, lowest) = runs(&SEEDS, Some(&calibrated), &radio);
+    let (mean, lowest, deep_wrong) = runs(&SEEDS, Some(&calibrated), &radio);
     eprintln!(
-        "calibrated store: zone correct {:.1}% (mean of ten runs), lowest {:.1}%",
+        "calibrated store: zone correct {:.1}% (mean of ten runs), lowest {:.1}%; \
+         more than 1 m inside a zone, wrong {:.2}%",
         mean * 100.0,
-        lowest * 100.0
+        lowest * 100.0,
+        deep_wrong * 100.0
     );
     assert!(mean >= CALIBRATED, "{:.1}%", mean * 100.0);
     assert!(lowest >= CALIBRATED_LOWEST, "{:.1}%", lowest * 100.0);
+    assert!(deep_wrong <= DEEP_WRONG, "{:.2}% wrong", deep_wrong * 100.0);
 }
 
 /// Held with a margin below what is measured, so a regression shows.
-const CALIBRATED: f64 = 0.90;
-const CALIBRATED_LOWEST: f64 = 0.83;
+const CALIBRATED: f64 = 0.91;
+const CALIBRATED_LOWEST: f64 = 0.85;
+/// Share of samples more than 1 m inside a zone placed elsewhere, all ten
+/// runs together: measured 0.7%.
+const DEEP_WRONG: f64 = 0.02;
 
 /// The store as installed, before any calibration: the demo layout
 /// carries anchor positions and heights only, no `rssi_at_1m` or
 /// `path_loss_exponent`, so the engine runs on its own defaults (shelf
 /// loss 2 dB against the simulator's 5, exponent 3.0 against 2.2).
-/// Measured: 88.3% (mean of ten runs, each 81.3% to 96.3%). The engine
+/// Measured: 88.3% (mean of ten runs, each 80.4% to 97.7%). The engine
 /// learns no phone offsets here: against uncalibrated anchors the
 /// residuals measure the defaults, not the phones.
 #[test]
 fn an_uncalibrated_store_does_as_measured() {
-    let (mean, lowest) = runs(&SEEDS, None, &RadioConfig::default());
+    let (mean, lowest, _) = runs(&SEEDS, None, &RadioConfig::default());
     eprintln!(
         "uncalibrated store: zone correct {:.1}% (mean of ten runs), lowest {:.1}%",
         mean * 100.0,
@@ -391,8 +457,9 @@ const UNCALIBRATED_LOWEST: f64 = 0.77;
 /// What keeps the calibrated store short of 95%: the same deployment with
 /// the radio's personal part turned off (each shopper's own slow
 /// shadowing, their body, their phone's transmit offset; the store's
-/// shadowing, fading and the sensitivity floor kept) reaches 96.6% (mean
-/// of ten runs; 95.4% with the round 1 m kernel fixed). Each alone costs 1-2%: a shopper standing at a shelf
+/// shadowing, fading and the sensitivity floor kept) reaches 96.7% (mean
+/// of ten runs; 95.4% with the round 1 m kernel fixed, before the weighting
+/// of weaker levels and the zone depth from inner borders). Each alone costs 1-2%: a shopper standing at a shelf
 /// faces it, their body takes up to 8 dB off every anchor behind them,
 /// and the fix slides towards the shelf, sometimes through it into the
 /// next aisle.
@@ -405,7 +472,7 @@ fn what_is_left_is_the_shopper_s_own_radio() {
         ..RadioConfig::default()
     };
     let calibrated = calibrated_demo(99, 20, 10.0, &impersonal);
-    let (mean, _) = runs(&SEEDS, Some(&calibrated), &impersonal);
+    let (mean, _, _) = runs(&SEEDS, Some(&calibrated), &impersonal);
     eprintln!(
         "calibrated store, no personal radio: zone correct {:.1}% (mean of ten runs)",
         mean * 100.0

@@ -113,6 +113,9 @@ impl EngineConfig {
         if !self.locate.weak_below_dbm.is_finite() {
             return bad("locate.weak_below_dbm", "must be a finite number");
         }
+        if !(self.locate.weaker_weight > 0.0 && self.locate.weaker_weight <= 1.0) {
+            return bad("locate.weaker_weight", "must be above 0 and at most 1");
+        }
         if self.locate.grid_step_m < 0.1 {
             return bad(
                 "locate.grid_step_m",

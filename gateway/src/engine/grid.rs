@@ -12,7 +12,7 @@ use crate::layout::Point;
 /// One residual term of a fix: `rssi - p0` (`excess`), the model's
 /// path-loss exponent (`slope`) and a weight; the residual at distance `d`
 /// is `excess + slope * 10 log10(d)`, less the shadowing offset there when
-/// the grid has a map.
+/// the grid has a map: negative where the level is weaker than expected.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Term {
     pub anchor: usize,
@@ -115,8 +115,16 @@ impl Grid {
     }
 
     /// The cell with the least weighted squared residual among those
-    /// between `lo` and `hi`; `cost` is scratch space.
-    pub fn best_cell(&self, terms: &[Term], lo: Point, hi: Point, cost: &mut Vec<f32>) -> Point {
+    /// between `lo` and `hi`, a residual where the level is weaker than
+    /// expected counting `weaker` times; `cost` is scratch space.
+    pub fn best_cell(
+        &self,
+        terms: &[Term],
+        lo: Point,
+        hi: Point,
+        weaker: f32,
+        cost: &mut Vec<f32>,
+    ) -> Point {
         let index = |v: f64, origin: f64, n: usize| {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let i = ((v - origin) / self.step).round().max(0.0) as usize;
@@ -154,14 +162,14 @@ impl Grid {
                 if self.offset.is_empty() {
                     for (c, l) in costs.iter_mut().zip(losses) {
                         let e = excess + slope * l;
-                        *c += weight * e * e;
+                        *c += weight * e * e * if e < 0.0 { weaker } else { 1.0 };
                     }
                 } else {
                     let offsets = &self.offset[t.anchor * cells..(t.anchor + 1) * cells];
                     let offsets = &offsets[cells_of_row];
                     for ((c, l), o) in costs.iter_mut().zip(losses).zip(offsets) {
                         let e = excess + slope * l - o;
-                        *c += weight * e * e;
+                        *c += weight * e * e * if e < 0.0 { weaker } else { 1.0 };
                     }
                 }
             }

@@ -58,6 +58,19 @@ pub struct LocateConfig {
     /// percentile error of per-point fixes from 6.0 to 5.7 m, for a median
     /// 0.1 m worse.
     pub weak_scale_db: f64,
+    /// How much a level weaker than the model expects counts against a
+    /// position, as a share of what one stronger by as much counts. A
+    /// body, another shopper, a trolley or goods only ever take power
+    /// away, so a level well below the model is often an obstruction the
+    /// model does not know of, while one well above it says the phone is
+    /// nearer than supposed. 1 weighs both alike. Default 0.7: on the
+    /// simulated demo store (calibrated, ten runs) the share of settled
+    /// samples in the right zone is 92.6% against 91.7% with 1 (0.5 gives
+    /// 92.3%, 0.3 91.8%); on the reference room (cross-validated) per-point
+    /// fixes have a median error of 1.38 m against 1.44 m and the engine's
+    /// fixes are in the right zone 75% of the time against 71%, for a
+    /// median 0.02 m worse.
+    pub weaker_weight: f64,
     /// Grid step of the coarse search, metres. Default 1.0: finer than the
     /// model's accuracy; refinement takes the fix off the grid.
     pub grid_step_m: f64,
@@ -93,6 +106,7 @@ impl Default for LocateConfig {
             model_sigma_db: 6.0,
             weak_below_dbm: -70.0,
             weak_scale_db: 5.0,
+            weaker_weight: 0.7,
             grid_step_m: 1.0,
             search_margin_m: 4.0,
             bounds_margin_m: 1.0,
@@ -418,12 +432,18 @@ impl Locator {
             lo = Point::new(lo.x.min(m.x - reach), lo.y.min(m.y - reach));
             hi = Point::new(hi.x.max(m.x + reach), hi.y.max(m.y + reach));
         }
-        self.grid.best_cell(&self.terms, lo, hi, &mut self.cost)
+        #[allow(clippy::cast_possible_truncation)] // a share in 0..=1
+        let weaker = self.config.weaker_weight as f32;
+        self.grid
+            .best_cell(&self.terms, lo, hi, weaker, &mut self.cost)
     }
 
     /// Weighted cost, gradient-normal equations at `p`: `(cost, H, g)`.
+    /// `lopsided`: levels weaker than expected weigh `weaker_weight` (for
+    /// the search); otherwise all weigh alike (for the covariance, which
+    /// would otherwise hang on the signs of residuals near 0).
     #[allow(clippy::many_single_char_names)] // the algebra's own names
-    fn normal_equations(&self, p: Point) -> (f64, [f64; 3], [f64; 2]) {
+    fn normal_equations(&self, p: Point, lopsided: bool) -> (f64, [f64; 3], [f64; 2]) {
         const DB_PER_LN: f64 = 10.0 / std::f64::consts::LN_10;
         let (mut cost, mut h, mut g) = (0.0, [0.0; 3], [0.0; 2]);
         for t in &self.terms {
@@ -437,7 +457,11 @@ impl Locator {
             let e = t.excess + 10.0 * t.slope * d.log10() - offset;
             let k = t.slope * DB_PER_LN / (d * d);
             let (jx, jy) = (k * (p.x - m.x) - ox, k * (p.y - m.y) - oy);
-            let w = t.weight;
+            let w = if lopsided && e < 0.0 {
+                t.weight * self.config.weaker_weight
+            } else {
+                t.weight
+            };
             cost += w * e * e;
             h[0] += w * jx * jx;
             h[1] += w * jx * jy;
@@ -452,7 +476,7 @@ impl Locator {
     #[allow(clippy::many_single_char_names)] // the algebra's own names
     fn refine(&self, start: Point) -> (Point, f64, f64) {
         let mut p = start;
-        let (mut cost, mut h, mut g) = self.normal_equations(p);
+        let (mut cost, mut h, mut g) = self.normal_equations(p, true);
         let mut lambda = 1e-2;
         for _ in 0..20 {
             let a = [h[0] * (1.0 + lambda), h[1], h[2] * (1.0 + lambda)];
@@ -468,7 +492,7 @@ impl Locator {
             let (c, hn, gn) = if self.shelves.iter().any(|s| s.contains(next)) {
                 (f64::INFINITY, h, g)
             } else {
-                self.normal_equations(next)
+                self.normal_equations(next, true)
             };
             if c < cost {
                 let moved = p.distance(next);
@@ -484,6 +508,7 @@ impl Locator {
                 }
             }
         }
+        let (cost, h, _) = self.normal_equations(p, false);
         let k = self.terms.len();
         #[allow(clippy::cast_precision_loss)]
         let dof = (k - 2).max(1) as f64;

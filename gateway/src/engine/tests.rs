@@ -172,6 +172,15 @@ fn bad_config_names_its_key() {
         e.to_string(),
         "engine config: presence.absence_s: must be a finite number above 0"
     );
+    for weaker in [0.0, 1.5, f64::NAN] {
+        let mut config = EngineConfig::default();
+        config.locate.weaker_weight = weaker;
+        let e = Engine::new(&room(), config).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "engine config: locate.weaker_weight: must be above 0 and at most 1"
+        );
+    }
     let parsed: EngineConfig =
         toml::from_str("locate_interval_s = 1.0\n[zone]\nmargin_m = 1.0\n").unwrap();
     assert_eq!(parsed.zone.margin_m, 1.0);

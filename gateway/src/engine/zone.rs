@@ -7,6 +7,9 @@
 //! more than `margin_m` from that zone's edge (or, for leaving all zones,
 //! that far outside every zone); it is taken when the position stays that
 //! deep for `confirm_samples` fixes in a row spanning `confirm_s` seconds.
+//! Depth is measured from the zone's borders with the rest of the floor,
+//! not from the store's outer walls: nobody crosses a wall into another
+//! zone, and fixes clamped to the store pile up along it.
 //! A device in no zone has no zone to defend: it takes the zone it is in
 //! (at any depth) once that holds for the same count and time.
 //!
@@ -80,6 +83,9 @@ pub struct ZoneMap {
     /// Per zone, its width: twice the largest distance from a point inside
     /// to the edge.
     widths: Vec<f64>,
+    /// Corners of the rectangle bounding every zone: the outer walls, as
+    /// far as the zones tell.
+    walls: (Point, Point),
 }
 
 impl ZoneMap {
@@ -89,7 +95,19 @@ impl ZoneMap {
         let mut zones = zones.to_vec();
         zones.truncate(usize::from(u16::MAX) + 1);
         let widths = zones.iter().map(width).collect();
-        ZoneMap { zones, widths }
+        let (mut lo, mut hi) = (
+            Point::new(f64::INFINITY, f64::INFINITY),
+            Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY),
+        );
+        for &[x, y] in zones.iter().flat_map(|z| &z.polygon) {
+            lo = Point::new(lo.x.min(x), lo.y.min(y));
+            hi = Point::new(hi.x.max(x), hi.y.max(y));
+        }
+        ZoneMap {
+            zones,
+            widths,
+            walls: (lo, hi),
+        }
     }
 
     /// How many zones there are; indices run from 0 below this.
@@ -172,7 +190,10 @@ impl ZoneMap {
             }
             let narrow = (self.widths[usize::from(i.0)] - config.core_width_m) / 2.0;
             let deep = margin.min(narrow.max(0.0));
-            if z.distance_to_edge(p) >= deep {
+            // Depth counts from the borders with the rest of the floor: a
+            // position at the outer wall (where fixes pile up, clamped to
+            // the store) is as deep in its zone as any.
+            if z.distance_to_inner_edge(p, self.walls.0, self.walls.1) >= deep {
                 return Some(Place::In(i));
             }
             inside_any = true;
@@ -370,6 +391,32 @@ mod tests {
         // later.
         assert_eq!(changes[1], (27.0, Some(ZoneIdx(1))));
         assert_eq!(map.index("right"), Some(ZoneIdx(1)));
+    }
+
+    #[test]
+    fn a_position_at_the_outer_wall_is_deep_in_its_zone() {
+        let map = two_zones();
+        let config = ZoneConfig::default();
+        let mut t = ZoneTracker::default();
+        for i in 0..4 {
+            t.update(&map, Point::new(3.0, 3.0), f64::from(i), &config);
+        }
+        assert_eq!(t.current(), Some(ZoneIdx(0)));
+        // In the far corner of "right", 0.1 m from two outer walls and
+        // 5.9 m from the border with "left": taken once confirmed.
+        for i in 4..8 {
+            t.update(&map, Point::new(11.9, 5.9), f64::from(i), &config);
+        }
+        assert_eq!(t.current(), Some(ZoneIdx(1)));
+        // Near the border with "left", the margin still holds the move.
+        let mut near = ZoneTracker::default();
+        for i in 0..4 {
+            near.update(&map, Point::new(3.0, 3.0), f64::from(i), &config);
+        }
+        for i in 4..20 {
+            near.update(&map, Point::new(6.5, 5.9), f64::from(i), &config);
+        }
+        assert_eq!(near.current(), Some(ZoneIdx(0)));
     }
 
     #[test]

@@ -51,6 +51,24 @@ impl Zone {
             .fold(f64::INFINITY, f64::min)
     }
 
+    /// Distance from `p` to the nearest edge that does not run along a side
+    /// of the rectangle `lo`-`hi` (the store's outer walls, where nobody
+    /// crosses into another zone), metres; infinite when every edge does.
+    #[must_use]
+    pub fn distance_to_inner_edge(&self, p: Point, lo: Point, hi: Point) -> f64 {
+        const ON: f64 = 1e-6;
+        let along = |a: f64, b: f64, side: f64| (a - side).abs() < ON && (b - side).abs() < ON;
+        self.corners()
+            .filter(|(a, b)| {
+                !(along(a.x, b.x, lo.x)
+                    || along(a.x, b.x, hi.x)
+                    || along(a.y, b.y, lo.y)
+                    || along(a.y, b.y, hi.y))
+            })
+            .map(|(a, b)| segment_distance(p, a, b))
+            .fold(f64::INFINITY, f64::min)
+    }
+
     /// The polygon's area, m² (shoelace formula).
     #[must_use]
     pub fn area(&self) -> f64 {

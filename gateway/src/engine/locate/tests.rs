@@ -60,6 +60,32 @@ fn exact_levels_locate_exactly() {
 }
 
 #[test]
+fn a_level_weaker_than_expected_pulls_less_than_a_stronger_one() {
+    let room = square_room();
+    let even = LocateConfig {
+        weaker_weight: 1.0,
+        ..LocateConfig::default()
+    };
+    let mut plain = Locator::new(&room, even);
+    let mut lopsided = Locator::new(&room, LocateConfig::default());
+    let p = Point::new(4.0, 6.0);
+    // The shopper faces west: their body takes 8 dB off "se" and "ne".
+    let mut levels = levels_at(&plain, p, &[0, 1, 2, 3, 4]);
+    levels[1].rssi -= 8.0;
+    levels[2].rssi -= 8.0;
+    let even_off = plain.locate(&levels).unwrap().position.distance(p);
+    let off = lopsided.locate(&levels).unwrap().position.distance(p);
+    assert!(
+        off < 0.95 * even_off,
+        "weighed alike {even_off}, less {off}"
+    );
+    // Exact levels still locate exactly.
+    let exact = levels_at(&plain, p, &[0, 1, 2, 3, 4]);
+    let fix = lopsided.locate(&exact).unwrap();
+    assert!(fix.position.distance(p) < 0.05, "{fix:?}");
+}
+
+#[test]
 fn a_shadowing_map_takes_a_shadowed_anchor_into_account() {
     use crate::engine::shadowing::ShadowingSample;
     // A wall weakens everything "sw" hears by 8 dB.
@@ -96,8 +122,11 @@ fn shelves_cost_their_loss_and_hold_no_one() {
         max: [6.6, 9.0],
         height: Some(1.8),
     }];
+    // Levels weaker than expected weigh as much as stronger ones, so the
+    // plain model has only its fit to blame the shelf's loss on.
     let config = LocateConfig {
         shelf_loss_db: 8.0,
+        weaker_weight: 1.0,
         ..LocateConfig::default()
     };
     let mut plain = Locator::new(&square_room(), config);
