@@ -420,6 +420,7 @@ async fn send_hello<L: Write, F: NorFlash, RE>(
         node_id: settings.node_id,
         firmware: FIRMWARE,
         role: settings.role,
+        downlink_last: Some(st.record.downlink_last),
     });
     st.uplink.send(link, store, &hello).await
 }

@@ -44,6 +44,17 @@ fn hello_count(heard: &[Heard]) -> usize {
         .count()
 }
 
+/// The downlink counter each `Hello` names, in order.
+fn hello_downlinks(heard: &[Heard]) -> Vec<Option<u32>> {
+    heard
+        .iter()
+        .filter_map(|h| match h {
+            Heard::Hello(_, hello) => Some(hello.downlink_last),
+            _ => None,
+        })
+        .collect()
+}
+
 fn last_status(heard: &[Heard]) -> aisle_firmware::protocol::link::Status {
     heard
         .iter()
@@ -114,7 +125,13 @@ fn bad_frames_are_counted_and_ignored_and_good_ones_still_pass() {
     };
     let (applied, later) = sim.run_node(node, script, 60_000).unwrap();
     assert_eq!(hello_count(&applied), 2, "start and acknowledgement");
+    // Fresh from provisioning it has accepted no downlink frame; then it
+    // names the Configure it answers (the first the gateway sealed).
+    assert_eq!(hello_downlinks(&applied), [Some(0), Some(1)]);
     assert_eq!(hello_count(&later), 1, "only the last Configure: {later:?}");
+    // The last Configure was the third frame the gateway sealed (the cut
+    // one the second; the others were not its own).
+    assert_eq!(hello_downlinks(&later), [Some(3)]);
     // Replay, forgery, another node's, noise, the read error and the cut
     // frame (ended by the next frame's leading delimiter, it fails its CRC).
     assert_eq!(last_status(&later).frames_rejected, 6, "{later:?}");
@@ -149,6 +166,8 @@ fn replayed_configure_is_refused_after_a_restart_too() {
     };
     let heard = sim.run_node(node, script, 100_000).unwrap();
     assert_eq!(hello_count(&heard), 1, "start only");
+    // At start it names the last downlink counter it kept in flash.
+    assert_eq!(hello_downlinks(&heard), [Some(2)]);
     assert_eq!(last_status(&heard).frames_rejected, 1);
     let kept = sim
         .block_on(settings::load(&mut flash, FLASH_RANGE), 1)

@@ -114,3 +114,86 @@ fn an_emulated_node_is_provisioned_keeps_its_key_across_a_restart_and_takes_a_co
     assert!(!ok, "a provisioned node refuses a factory Provision: {out}");
     assert!(err.contains(&node.port), "the error names the port: {err}");
 }
+
+/// `aisle run` on the demo store, served by the node on `port` with the
+/// registry in `state`, logging to `log`.
+fn run_gateway(dir: &Path, state: &Path, port: &str, log: &Path) -> Child {
+    let layout = dir.join("layout.toml");
+    std::fs::write(&layout, aisle_gateway::sim::store::demo_layout().to_toml()).unwrap();
+    let config = dir.join("gateway.toml");
+    // Temporary paths hold no quote or backslash to escape.
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nlayout = \"{}\"\n[mqtt]\nbroker = \"embedded\"\nspool_dir = \"{}\"\n\
+             [[source]]\nkind = \"node_link\"\ndevices = [\"{port}\"]\nstate_dir = \"{}\"\n",
+            layout.display(),
+            dir.join("spool").display(),
+            state.display(),
+        ),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("the gateway starts")
+}
+
+/// Waits up to 30 s for `log` to hold `text`.
+fn wait_for_log(log: &Path, text: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let seen = std::fs::read_to_string(log).unwrap_or_default();
+        if seen.contains(text) || std::time::Instant::now() > deadline {
+            return seen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn after_the_gateway_is_killed_it_takes_the_node_again_once_the_node_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flash, state) = (dir.path().join("node.flash"), dir.path().join("state"));
+    let node = Emulator::start(&flash);
+    let (ok, out, err) = aisle_node(
+        &state,
+        &[
+            "provision",
+            "--port",
+            &node.port,
+            "--anchor",
+            "meat-counter",
+        ],
+    );
+    assert!(ok, "provision: {out}{err}");
+
+    let first_log = dir.path().join("first.log");
+    let mut gateway = run_gateway(dir.path(), &state, &node.port, &first_log);
+    let seen = wait_for_log(&first_log, "node acknowledged its configuration");
+    assert!(seen.contains("node acknowledged"), "{seen}");
+    // Killed: no last write of the counters.
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+    let registry = aisle_gateway::nodelink::Registry::open(&state).unwrap();
+    assert!(registry.nodes().gateway_running);
+
+    let second_log = dir.path().join("second.log");
+    let mut gateway = run_gateway(dir.path(), &state, &node.port, &second_log);
+    let seen = wait_for_log(&second_log, "node answered; its frames are taken again");
+    assert!(seen.contains("did not stop cleanly"), "{seen}");
+    assert!(seen.contains("node answered"), "{seen}");
+    // Stopped as a service manager stops it: the registry says so.
+    let term = Command::new("kill")
+        .args(["-TERM", &gateway.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(gateway.wait().unwrap().success());
+    let registry = aisle_gateway::nodelink::Registry::open(&state).unwrap();
+    assert!(!registry.nodes().gateway_running);
+    assert!(registry.nodes().get(1).unwrap().uplink_last > 0);
+}

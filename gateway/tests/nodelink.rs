@@ -174,6 +174,108 @@ async fn batches_become_sightings_from_the_nodes_anchor_and_hello_gets_its_confi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_a_node_is_taken_again_only_once_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = registry_with_node(dir.path(), KEY);
+    let mut node = ScriptedNode::new(KEY, NODE);
+    // The gateway before took frames 1 to 3 and acknowledged the node's
+    // settings, but died before it wrote past counter 1: the registry still
+    // says it is serving.
+    let sent: Vec<Vec<u8>> = (1..=3u64).map(|i| batch(&mut node, i * 1_000)).collect();
+    registry
+        .update(|nodes| {
+            nodes.gateway_running = true;
+            let entry = nodes.get_mut(NODE)?;
+            entry.uplink_last = 1;
+            entry.acknowledged = Some(entry.desired.clone());
+            Ok(())
+        })
+        .unwrap();
+    let mut gateway = start(dir.path(), &node.slave_path);
+
+    // Frame 2 played back, and the node's own next frame: neither can be
+    // told from the other, so both wait.
+    node.write(&sent[1]);
+    let fresh = batch(&mut node, 4_000);
+    node.write(&fresh);
+    let counts = gateway.counts_until(|c| c.awaiting_hello >= 2).await;
+    assert_eq!(
+        (counts.awaiting_hello, counts.accepted, counts.sightings),
+        (2, 0, 0),
+        "{counts:?}"
+    );
+    // Hearing it, the gateway asks the node to answer, though its settings
+    // are acknowledged; the answer names that Configure's counter.
+    let (mut node, configure) = downlink(node).await;
+    assert!(
+        matches!(configure, Some(Downlink::Configure(_))),
+        "{configure:?}"
+    );
+    node.hello(Role::Scanner);
+    let frame = batch(&mut node, 6_000);
+    node.write(&frame);
+    assert_eq!(&*gateway.next().await.anchor, ANCHOR);
+    // Frame 3 played back now is older than the answer: refused.
+    node.write(&sent[2]);
+    let counts = gateway.counts_until(|c| c.replayed >= 1).await;
+    assert_eq!(
+        (counts.replayed, counts.awaiting_hello, counts.accepted),
+        (1, 2, 2),
+        "{counts:?}"
+    );
+    // Held-back frames are not the node's fault.
+    let live = gateway.source.lock().live(NODE).cloned().unwrap();
+    assert_eq!(live.rejected_by_gateway, 1, "only the replay");
+    gateway.stop().await;
+
+    // A clean stop says so: the next start takes the node's frames at once.
+    let registry = Registry::open(dir.path()).unwrap();
+    assert!(!registry.nodes().gateway_running);
+    assert_eq!(registry.nodes().get(NODE).unwrap().uplink_last, 6);
+    let mut gateway = start(dir.path(), &node.slave_path);
+    let frame = batch(&mut node, 7_000);
+    node.write(&frame);
+    assert_eq!(&*gateway.next().await.anchor, ANCHOR);
+    let counts = gateway.counts_until(|c| c.accepted >= 1).await;
+    assert_eq!((counts.awaiting_hello, counts.configures_sent), (0, 0));
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_old_firmware_is_taken_again_at_its_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = registry_with_node(dir.path(), KEY);
+    registry
+        .update(|nodes| {
+            nodes.gateway_running = true;
+            Ok(())
+        })
+        .unwrap();
+    let mut node = ScriptedNode::new(KEY, NODE);
+    let mut gateway = start(dir.path(), &node.slave_path);
+    let early = batch(&mut node, 1_000);
+    node.write(&early);
+    gateway.counts_until(|c| c.awaiting_hello >= 1).await;
+    // A Hello without the downlink counter, as firmware before it sends.
+    node.send(&Message::Hello(Hello {
+        node_id: NODE,
+        firmware: FIRMWARE,
+        role: Role::Scanner,
+        downlink_last: None,
+    }));
+    let frame = batch(&mut node, 2_000);
+    node.write(&frame);
+    assert_eq!(&*gateway.next().await.anchor, ANCHOR);
+    let counts = gateway.counts_until(|c| c.accepted >= 2).await;
+    assert_eq!(
+        (counts.awaiting_hello, counts.accepted),
+        (1, 2),
+        "{counts:?}"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn noise_truncation_replay_forgery_and_strangers_are_counted_and_never_accepted() {
     let dir = tempfile::tempdir().unwrap();
     registry_with_node(dir.path(), KEY);
@@ -205,6 +307,7 @@ async fn noise_truncation_replay_forgery_and_strangers_are_counted_and_never_acc
         node_id: 0,
         firmware: FIRMWARE,
         role: Role::Scanner,
+        downlink_last: Some(0),
     }));
     node.write(&hello);
     // A frame with the node's key travelling the other way.

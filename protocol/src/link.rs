@@ -41,7 +41,7 @@
 //!
 //! | type | message | direction | body |
 //! |---|---|---|---|
-//! | 0x01 | [`Hello`] | node to gateway | node id u32, firmware major, minor, patch u8, role u8 (0 beacon, 1 scanner): 8 bytes |
+//! | 0x01 | [`Hello`] | node to gateway | node id u32, firmware major, minor, patch u8, role u8 (0 beacon, 1 scanner), last downlink counter accepted u32: 12 bytes (8 without the counter, from firmware before it, still read) |
 //! | 0x02 | [`Status`] | node to gateway | uptime s u32, battery mV u16, temperature 0.01 °C i16, adverts seen u32, queue drops u32, frames rejected u32, CRC failures u32: 24 bytes (20 without CRC failures, from firmware before them, still read) |
 //! | 0x03 | [`SightingBatch`] | node to gateway | window start ms of uptime u64, window length ms u16, then entries to the end |
 //! | 0x81 | [`Configure`] | gateway to node | role u8, tx power dBm i8, advertising interval ms u16, scan window ms u16, identity kind u8, identity: 7 + 0, 20 or 16 bytes in all |
@@ -53,7 +53,11 @@
 //! namespace (10) then instance (6).
 //!
 //! A node answers every `Configure` it applies with a `Hello`: that is the
-//! gateway's acknowledgement.
+//! gateway's acknowledgement. The `Hello` names the counter of the last
+//! gateway-to-node frame the node accepted, that `Configure`'s: a gateway
+//! that lost its record of the node's uplink counter takes the node's frames
+//! again from such a `Hello` on, since no frame sealed before the
+//! `Configure` can name it.
 //!
 //! # Provisioning
 //!

@@ -95,6 +95,7 @@ fn hello() -> Message<'static> {
             patch: 2,
         },
         role: Role::Scanner,
+        downlink_last: Some(3),
     })
 }
 
@@ -122,17 +123,17 @@ fn fix_crc(frame: &mut [u8]) {
 #[test]
 fn frame_layout() {
     let frame = sealed(&node_header(7), &hello());
-    let body = [0x01, 0x1E, 0x15, 0x0A, 1, 4, 2, 1];
+    let body = [0x01, 0x1E, 0x15, 0x0A, 1, 4, 2, 1, 3, 0, 0, 0];
     assert_eq!(frame.len(), FRAME_OVERHEAD + body.len());
     assert_eq!(frame[0], PROTOCOL_VERSION);
     assert_eq!(frame[1], 0, "node to gateway");
     assert_eq!(frame[2..6], NODE.to_le_bytes());
     assert_eq!(frame[6..10], 7u32.to_le_bytes());
     assert_eq!(frame[10], MessageKind::Hello.code());
-    assert_eq!(frame[11..19], body);
-    let tag = cmac_tag(&KEY, &[&frame[..19]]);
-    assert_eq!(frame[19..27], tag[..8]);
-    assert_eq!(frame[27..], bitwise_crc32(&frame[..27]).to_le_bytes());
+    assert_eq!(frame[11..23], body);
+    let tag = cmac_tag(&KEY, &[&frame[..23]]);
+    assert_eq!(frame[23..31], tag[..8]);
+    assert_eq!(frame[31..], bitwise_crc32(&frame[..31]).to_le_bytes());
 }
 
 #[test]
@@ -294,6 +295,7 @@ fn hello_must_name_the_frames_node() {
             patch: 0,
         },
         role: Role::Beacon,
+        downlink_last: Some(0),
     });
     let frame = sealed(&node_header(1), &lying);
     let mut guard = ReplayGuard::new();
@@ -336,6 +338,53 @@ fn sealer_counts_and_stops_before_wrapping() {
     assert!(matches!(
         last.seal(&hello(), &mut out),
         Err(Error::InvalidValue { .. })
+    ));
+}
+
+#[test]
+fn hello_layout_with_and_without_the_downlink_counter() {
+    let Message::Hello(hello) = hello() else {
+        unreachable!()
+    };
+    let hello = Hello {
+        downlink_last: Some(0x0a0b_0c0d),
+        ..hello
+    };
+    let mut body = [0u8; 16];
+    let n = hello.encode(&mut body).unwrap();
+    assert_eq!(n, 12);
+    assert_eq!(Message::Hello(hello).encoded_len(), 12);
+    assert_eq!(body[..4], NODE.to_le_bytes(), "node id first");
+    assert_eq!(body[4..8], [1, 4, 2, Role::Scanner as u8]);
+    assert_eq!(
+        body[8..12],
+        [0x0d, 0x0c, 0x0b, 0x0a],
+        "downlink counter last"
+    );
+    assert_eq!(Hello::decode(&body[..12]), Ok(hello));
+    // Firmware before the field sends 8 bytes: read, the counter unknown.
+    let old = Hello::decode(&body[..8]).unwrap();
+    assert_eq!(
+        old,
+        Hello {
+            downlink_last: None,
+            ..hello
+        }
+    );
+    let mut again = [0u8; 16];
+    assert_eq!(old.encode(&mut again).unwrap(), 8);
+    assert_eq!(again[..8], body[..8]);
+    // A body cut inside the field, or with bytes after it, is refused.
+    assert!(matches!(
+        Hello::decode(&body[..10]),
+        Err(Error::TooShort {
+            what: "hello downlink counter",
+            ..
+        })
+    ));
+    assert!(matches!(
+        Hello::decode(&body[..13]),
+        Err(Error::TooLong { .. })
     ));
 }
 
@@ -705,8 +754,13 @@ fn role() -> impl Strategy<Value = Role> {
 
 fn owned_message() -> impl Strategy<Value = Message<'static>> {
     prop_oneof![
-        (any::<u32>(), any::<[u8; 3]>(), role()).prop_map(
-            |(node_id, [major, minor, patch], role)| {
+        (
+            any::<u32>(),
+            any::<[u8; 3]>(),
+            role(),
+            proptest::option::of(any::<u32>())
+        )
+            .prop_map(|(node_id, [major, minor, patch], role, downlink_last)| {
                 Message::Hello(Hello {
                     node_id,
                     firmware: FirmwareVersion {
@@ -715,9 +769,9 @@ fn owned_message() -> impl Strategy<Value = Message<'static>> {
                         patch,
                     },
                     role,
+                    downlink_last,
                 })
-            }
-        ),
+            }),
         (
             any::<(u32, u16, i16, u32, u32, u32)>(),
             proptest::option::of(any::<u32>())

@@ -110,6 +110,8 @@ pub struct Gateway<'p, 'w> {
     downlink: Sealer,
     /// Frames from the node that failed to open; a healthy node sends none.
     pub rejected: u32,
+    /// The counter the last `Configure` was sealed with.
+    pub last_configure: u32,
 }
 
 impl<'p, 'w> Gateway<'p, 'w> {
@@ -132,6 +134,7 @@ impl<'p, 'w> Gateway<'p, 'w> {
             guard: ReplayGuard::new(),
             downlink: Sealer::new(key, node_id, Direction::GatewayToNode),
             rejected: 0,
+            last_configure: 0,
         }
     }
 
@@ -187,6 +190,7 @@ impl<'p, 'w> Gateway<'p, 'w> {
     /// Seals `configure` with the next downlink counter and sends it;
     /// returns the bytes sent, for replaying them.
     pub async fn configure(&mut self, configure: Configure) -> ([u8; MAX_WIRE_LEN], usize) {
+        self.last_configure = self.downlink.next_counter();
         let mut wire = [0; MAX_WIRE_LEN];
         let len = self
             .downlink

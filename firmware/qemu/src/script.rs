@@ -274,6 +274,10 @@ async fn first_boot(
         "it acknowledges Configure with a Hello in the scanner role",
         acknowledged.is_some_and(|h| h.role == Role::Scanner),
     );
+    checks.check(
+        "the Hello names the Configure's downlink counter",
+        acknowledged.is_some_and(|h| h.downlink_last == Some(gateway.last_configure)),
+    );
 
     // The node opened a new window as it applied the Configure.
     let window_opened = medium.delivered();

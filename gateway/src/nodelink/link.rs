@@ -25,16 +25,33 @@ const CONFIGURE_RETRY_S: f64 = 5.0;
 /// node that refuses three times will refuse a fourth.
 const CONFIGURE_ATTEMPTS: u8 = 3;
 /// Uplink counters and node states are written to the registry at most this
-/// often (acknowledgements at once). Writing on every frame would wear a
-/// Pi's SD card; the cost is that after a crash, frames from the last 10 s
-/// could be replayed once, and only onto the same node's anchor.
+/// often (acknowledgements and a clean stop at once). Writing on every frame
+/// would wear a Pi's SD card; after a crash the counters may be behind, so
+/// each node's frames wait for a fresh `Hello` (see
+/// [`NodeLinks::start_serving`]).
 pub const PERSIST_EVERY_S: f64 = 10.0;
+
+/// What the gateway knows of a node's uplink counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Floor {
+    /// The registry's counter is the last accepted (the last run stopped
+    /// cleanly, or this run has heard the node answer): newer frames are
+    /// taken.
+    Known,
+    /// The last run stopped without writing its counters, so frames it
+    /// accepted in its last seconds could be played back: the node's frames
+    /// wait for a `Hello` naming a downlink counter sealed in this run.
+    AwaitingHello,
+}
 
 /// One node as this run of the gateway knows it.
 #[derive(Debug, Clone)]
 struct NodeRuntime {
     key: NodeKey,
     guard: ReplayGuard,
+    floor: Floor,
+    /// The first downlink counter this run sealed for the node.
+    first_downlink: Option<u32>,
     clock: NodeClock,
     /// The next downlink counter and the last one reserved.
     downlink: Option<(u32, u32)>,
@@ -68,6 +85,11 @@ pub struct NodeLinks {
     nodes: HashMap<u32, NodeRuntime>,
     stats: Arc<LinkStats>,
     last_persist: f64,
+    /// Whether the registry's uplink counters are the last accepted (see
+    /// [`NodeLinks::start_serving`]).
+    counters_exact: bool,
+    /// Ports being served.
+    ports: usize,
 }
 
 impl NodeLinks {
@@ -79,7 +101,56 @@ impl NodeLinks {
             nodes: HashMap::new(),
             stats: Arc::new(LinkStats::default()),
             last_persist: 0.0,
+            counters_exact: true,
+            ports: 0,
         }
+    }
+
+    /// Marks the registry as in use by a serving gateway, until
+    /// [`NodeLinks::port_stopped`] has seen every port stop. If it was
+    /// marked already, the gateway before stopped without writing its last
+    /// uplink counters (it writes them every [`PERSIST_EVERY_S`]), and a
+    /// frame it accepted in its last seconds could be played back once. So
+    /// each node's frames are then held back until the node says `Hello`
+    /// naming a downlink counter sealed in this run (the answer to the
+    /// `Configure` the gateway sends it on hearing it), which no frame from
+    /// before can; its counter is the new floor. Firmware whose `Hello`
+    /// does not carry that counter is taken at its `Hello` as before, with
+    /// a warning.
+    pub fn start_serving(&mut self) -> Result<(), RegistryError> {
+        let mut was_running = false;
+        self.registry.update(|nodes| {
+            was_running = nodes.gateway_running;
+            nodes.gateway_running = true;
+            Ok(())
+        })?;
+        self.counters_exact = !was_running;
+        if was_running {
+            tracing::warn!(
+                "the gateway did not stop cleanly last time: each node's frames are taken \
+                 again once it answers a Configure"
+            );
+        }
+        Ok(())
+    }
+
+    /// A port's task began serving.
+    pub fn port_started(&mut self) {
+        self.ports += 1;
+    }
+
+    /// A port's task stopped at `now`: the counters are written, and once
+    /// the last port stops, the registry is marked as stopped cleanly.
+    pub fn port_stopped(&mut self, now: f64) -> Result<(), RegistryError> {
+        self.ports = self.ports.saturating_sub(1);
+        self.persist(now, true)?;
+        if self.ports == 0 {
+            self.registry.update(|nodes| {
+                nodes.gateway_running = false;
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     /// The counters.
@@ -134,9 +205,16 @@ impl NodeLinks {
             .ok_or(Rejection::UnknownNode)?;
         let key = entry.key();
         let uplink_last = entry.uplink_last;
+        let floor = if self.counters_exact {
+            Floor::Known
+        } else {
+            Floor::AwaitingHello
+        };
         let runtime = self.nodes.entry(id).or_insert_with(|| NodeRuntime {
             key,
             guard: ReplayGuard::resume(uplink_last),
+            floor,
+            first_downlink: None,
             clock: NodeClock::default(),
             downlink: None,
             live: NodeLive::default(),
@@ -144,9 +222,11 @@ impl NodeLinks {
             dirty: false,
         });
         if runtime.key != key {
-            // Provisioned again since: a new key, and counters from 1.
+            // Provisioned again since: a new key, and counters from 1, none
+            // of which this run has accepted.
             runtime.key = key;
             runtime.guard = ReplayGuard::resume(uplink_last);
+            runtime.floor = Floor::Known;
             runtime.attempt = None;
         }
         Ok(runtime)
@@ -167,6 +247,40 @@ impl NodeLinks {
         let (_, message) = frame
             .open(&runtime.key, Direction::NodeToGateway, &mut guard)
             .map_err(|e| Rejection::from_open(&e))?;
+        if runtime.floor == Floor::AwaitingHello {
+            let answered = match message {
+                // Firmware before the field: nothing to tell old from new.
+                Message::Hello(Hello {
+                    downlink_last: None,
+                    ..
+                }) => {
+                    tracing::warn!(
+                        node = claimed,
+                        "node firmware does not name the last downlink counter in its Hello: \
+                         its frames are taken again without proof they are new"
+                    );
+                    true
+                }
+                Message::Hello(Hello {
+                    downlink_last: Some(d),
+                    ..
+                }) => runtime.first_downlink.is_some_and(|first| d >= first),
+                _ => false,
+            };
+            // Heard, though not taken: the node is here, and the
+            // `Configure` it should answer goes to this port.
+            runtime.live.port = Some(Arc::clone(port));
+            runtime.live.last_seen = Some(now);
+            if !answered {
+                return Err(Rejection::AwaitingHello);
+            }
+            tracing::info!(
+                node = claimed,
+                counter = guard.last(),
+                "node answered; its frames are taken again"
+            );
+            runtime.floor = Floor::Known;
+        }
         runtime.guard = guard;
         runtime.dirty = true;
         runtime.live.port = Some(Arc::clone(port));
@@ -272,15 +386,18 @@ impl NodeLinks {
                 .live
                 .hello
                 .is_some_and(|h| h.role != Role::from(desired.role));
-            if entry.acknowledged.as_ref() == Some(&desired) && !role_differs {
+            // A node waiting to be taken again is asked to answer, however
+            // many times it takes.
+            let awaiting = runtime.floor == Floor::AwaitingHello;
+            if entry.acknowledged.as_ref() == Some(&desired) && !role_differs && !awaiting {
                 continue;
             }
             let attempts = match &runtime.attempt {
                 Some((sent, n, at)) if *sent == desired => {
-                    if now - at < CONFIGURE_RETRY_S || *n >= CONFIGURE_ATTEMPTS {
+                    if now - at < CONFIGURE_RETRY_S || (*n >= CONFIGURE_ATTEMPTS && !awaiting) {
                         continue;
                     }
-                    n + 1
+                    n.saturating_add(1)
                 }
                 _ => 1,
             };
@@ -327,6 +444,7 @@ impl NodeLinks {
         };
         if let Some(runtime) = self.nodes.get_mut(&id) {
             runtime.downlink = Some((next + 1, last));
+            runtime.first_downlink.get_or_insert(next);
         }
         Ok(next)
     }
@@ -454,7 +572,10 @@ impl PortReceiver {
                                 .get(2..6)
                                 .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
                             rejection.log(&self.port, node);
-                            if let Some(node) = node {
+                            // Held back is not refused: the node did nothing wrong.
+                            if let Some(node) = node
+                                && rejection != Rejection::AwaitingHello
+                            {
                                 links.refused_naming(node);
                             }
                         }

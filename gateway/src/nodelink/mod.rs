@@ -27,6 +27,18 @@
 //! `Configure` to each online node whose desired settings it has not yet
 //! acknowledged (a `Hello` after a `Configure`), up to three attempts five
 //! seconds apart.
+//!
+//! Uplink counters are written to the registry every 10 s, not on every
+//! frame (a Pi's SD card would wear), so after a crash or a power cut the
+//! registry's counter may be behind the last frame accepted, and a frame
+//! from those seconds could be played back. The registry says whether the
+//! last gateway stopped cleanly (`gateway_running`); if it did not, each
+//! node's frames are held back (counted as `awaiting_hello`) until the
+//! node answers a `Configure` sealed in this run with a `Hello` naming its
+//! counter: that frame cannot be old, and its counter is the new floor. A
+//! node is sent that `Configure` as soon as it is heard, so only the frames
+//! of one exchange are lost. Firmware whose `Hello` predates the counter is
+//! taken at its `Hello`, with a warning.
 
 pub mod command;
 pub mod health;

@@ -188,6 +188,13 @@ pub struct Nodes {
     /// key, for nodes not provisioned yet.
     #[serde(default)]
     pub factory_downlink_reserved: u32,
+    /// Set while a gateway serves the node link, cleared when it stops
+    /// cleanly after writing every node's last uplink counter. Found set
+    /// when a gateway starts, the counters may be behind (a crash, a power
+    /// cut): the gateway then takes each node's frames again only after a
+    /// fresh `Hello`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gateway_running: bool,
     /// The nodes, by id.
     #[serde(default, rename = "node")]
     pub nodes: Vec<NodeEntry>,

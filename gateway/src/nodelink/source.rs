@@ -34,9 +34,11 @@ pub struct NodeLinkSource {
 }
 
 impl NodeLinkSource {
-    /// The node link for the registry in `state_dir`.
+    /// The node link for the registry in `state_dir`, marked as served
+    /// (see [`NodeLinks::start_serving`]).
     pub fn open(state_dir: &Path) -> Result<Self, RegistryError> {
-        let links = NodeLinks::new(Registry::open(state_dir)?);
+        let mut links = NodeLinks::new(Registry::open(state_dir)?);
+        links.start_serving()?;
         let stats = links.stats();
         Ok(NodeLinkSource {
             links: Arc::new(Mutex::new(links)),
@@ -146,6 +148,7 @@ impl NodeLinkSource {
         shutdown: &CancellationToken,
     ) {
         let mut receiver = PortReceiver::new(name);
+        self.lock().port_started();
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut opened_before = false;
@@ -203,7 +206,7 @@ impl NodeLinkSource {
         // The reader may be waiting for room in the queue: closing it lets
         // the reader see that no one listens, and end.
         drop(events);
-        if let Err(error) = self.lock().persist(wall_clock(), true) {
+        if let Err(error) = self.lock().port_stopped(wall_clock()) {
             tracing::error!(%error, "node registry not written at shutdown");
         }
     }

@@ -25,6 +25,11 @@ pub enum Rejection {
     WrongDirection,
     /// An authentic frame whose message does not decode.
     Malformed,
+    /// An authentic frame from a node whose uplink counter the gateway
+    /// lost track of (it stopped without writing it down): dropped until
+    /// the node's `Hello` answers a frame sealed since, as an old frame
+    /// played back could not (see `NodeLinks`).
+    AwaitingHello,
 }
 
 impl Rejection {
@@ -46,6 +51,9 @@ impl Rejection {
             Rejection::Noise | Rejection::Corrupt => {
                 tracing::debug!(port, ?node, rejection = ?self, "node link frame dropped");
             }
+            Rejection::AwaitingHello => {
+                tracing::debug!(port, ?node, "node frame held back until the node answers");
+            }
             Rejection::Unprovisioned => {
                 tracing::info!(
                     port,
@@ -64,7 +72,7 @@ pub struct LinkStats {
     sightings: AtomicU64,
     configures_sent: AtomicU64,
     reconnects: AtomicU64,
-    rejected: [AtomicU64; 8],
+    rejected: [AtomicU64; 9],
 }
 
 /// A snapshot of [`LinkStats`].
@@ -94,6 +102,8 @@ pub struct LinkCounts {
     pub wrong_direction: u64,
     /// See [`Rejection::Malformed`].
     pub malformed: u64,
+    /// See [`Rejection::AwaitingHello`].
+    pub awaiting_hello: u64,
 }
 
 impl LinkCounts {
@@ -108,6 +118,7 @@ impl LinkCounts {
             + self.replayed
             + self.wrong_direction
             + self.malformed
+            + self.awaiting_hello
     }
 }
 
@@ -150,6 +161,7 @@ impl LinkStats {
             replayed: r(Rejection::Replayed),
             wrong_direction: r(Rejection::WrongDirection),
             malformed: r(Rejection::Malformed),
+            awaiting_hello: r(Rejection::AwaitingHello),
         }
     }
 }

@@ -325,6 +325,7 @@ impl PipelineTask {
                             unprovisioned = counts.unprovisioned,
                             wrong_direction = counts.wrong_direction,
                             malformed = counts.malformed,
+                            awaiting_hello = counts.awaiting_hello,
                             reconnects = counts.reconnects,
                             "node link"
                         );

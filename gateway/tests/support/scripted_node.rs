@@ -73,11 +73,14 @@ impl ScriptedNode {
         bytes
     }
 
+    /// `Hello`, naming the last downlink counter the node accepted (0
+    /// before any), as the firmware does.
     pub fn hello(&mut self, role: Role) -> Vec<u8> {
         self.send(&Message::Hello(Hello {
             node_id: self.id,
             firmware: FIRMWARE,
             role,
+            downlink_last: Some(self.downlink_guard.last()),
         }))
     }
 

@@ -59,13 +59,25 @@ pub struct Hello {
     pub firmware: FirmwareVersion,
     /// The role it currently has (its last configuration, or its default).
     pub role: Role,
+    /// The counter of the last gateway-to-node frame the node accepted (0
+    /// before any): after a `Configure`, that `Configure`'s. A gateway
+    /// that lost track of the node's uplink counter (it stopped without
+    /// writing it down) takes the node's frames again from the first
+    /// `Hello` naming a downlink counter it sealed since: no frame sealed
+    /// before that can. `None` from firmware that predates the field,
+    /// whose `Hello` body ends before it.
+    pub downlink_last: Option<u32>,
 }
 
 /// Bytes of a [`Hello`] body.
-const HELLO_LEN: usize = 8;
+const HELLO_LEN: usize = 12;
+/// Bytes of a [`Hello`] body without `downlink_last`, as firmware before
+/// the field sends it: still read, as `downlink_last: None`.
+const HELLO_LEN_WITHOUT_DOWNLINK: usize = 8;
 
 impl Hello {
-    /// Reads a `Hello` body.
+    /// Reads a `Hello` body: 12 bytes, or the 8 of firmware before
+    /// `downlink_last`.
     pub fn decode(body: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(body);
         let node_id = r.u32("hello node id")?;
@@ -75,12 +87,28 @@ impl Hello {
             patch: r.u8("hello firmware version")?,
         };
         let role = Role::decode(r.u8("hello role")?, 7)?;
+        let downlink_last = if body.len() > HELLO_LEN_WITHOUT_DOWNLINK {
+            Some(r.u32("hello downlink counter")?)
+        } else {
+            None
+        };
         r.finish("hello")?;
         Ok(Self {
             node_id,
             firmware,
             role,
+            downlink_last,
         })
+    }
+
+    /// Bytes the body takes: without `downlink_last` when it is `None`.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        if self.downlink_last.is_some() {
+            HELLO_LEN
+        } else {
+            HELLO_LEN_WITHOUT_DOWNLINK
+        }
     }
 
     /// Writes the body into `out`, returning the bytes written.
@@ -96,6 +124,9 @@ impl Hello {
             "hello",
         )?;
         w.u8(self.role as u8, "hello")?;
+        if let Some(downlink_last) = self.downlink_last {
+            w.u32(downlink_last, "hello")?;
+        }
         Ok(w.len())
     }
 }
@@ -496,7 +527,7 @@ impl<'a> Message<'a> {
     #[must_use]
     pub fn encoded_len(&self) -> usize {
         match self {
-            Self::Hello(_) => HELLO_LEN,
+            Self::Hello(hello) => hello.encoded_len(),
             Self::Status(status) => status.encoded_len(),
             Self::SightingBatch(batch) => batch.encoded_len(),
             Self::Configure(configure) => configure.encoded_len(),
