@@ -402,7 +402,7 @@ fn advertisements_are_identified_on_the_recording_clock() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("; {} devices, ", enrolled.len())),
+        stderr.contains(&format!("; {} device tracks, ", enrolled.len())),
         "{stderr}"
     );
     let placed: BTreeSet<String> = std::fs::read_to_string(out.join("p.jsonl"))

@@ -91,7 +91,9 @@ pub struct Summary {
     pub skipped: BTreeMap<&'static str, u64>,
     /// Lines skipped that were problems (not anonymous advertisements).
     pub problems: u64,
-    /// Devices tracked: known identities and anonymous addresses.
+    /// Device tracks started: known identities and anonymous addresses, a
+    /// device heard again after the engine forgot it (silent for
+    /// `engine.forget_after_s`) counting again.
     pub devices: u64,
     /// The replayer's counts.
     pub counts: crate::replay::ReplayCounts,
@@ -130,7 +132,7 @@ impl std::fmt::Display for Summary {
         let c = &self.counts;
         write!(
             f,
-            "; {} devices, {} positions ({} carried, {} backfilled, {} device-seconds uncovered), {} events",
+            "; {} device tracks, {} positions ({} carried, {} backfilled, {} device-seconds uncovered), {} events",
             self.devices, c.positions, c.carried, c.backfilled, c.uncovered_seconds, c.events
         )?;
         if c.unpublishable > 0 {
