@@ -49,6 +49,25 @@ impl Drop for Emulator {
     }
 }
 
+/// Starts the emulator on `flash` and provisions it by `aisle node
+/// provision` as the `meat-counter` anchor, into the registry in `state`;
+/// returns it and what the command printed.
+fn start_provisioned(flash: &Path, state: &Path) -> (Emulator, String) {
+    let node = Emulator::start(flash);
+    let (ok, out, err) = aisle_node(
+        state,
+        &[
+            "provision",
+            "--port",
+            &node.port,
+            "--anchor",
+            "meat-counter",
+        ],
+    );
+    assert!(ok, "provision: {out}{err}");
+    (node, out)
+}
+
 /// `aisle node --state-dir STATE ARGS...`.
 fn aisle_node(state: &Path, args: &[&str]) -> (bool, String, String) {
     let state = state.to_str().unwrap();
@@ -60,18 +79,7 @@ fn an_emulated_node_is_provisioned_keeps_its_key_across_a_restart_and_takes_a_co
     let dir = tempfile::tempdir().unwrap();
     let (flash, state) = (dir.path().join("node.flash"), dir.path().join("state"));
 
-    let node = Emulator::start(&flash);
-    let (ok, out, err) = aisle_node(
-        &state,
-        &[
-            "provision",
-            "--port",
-            &node.port,
-            "--anchor",
-            "meat-counter",
-        ],
-    );
-    assert!(ok, "provision: {out}{err}");
+    let (node, out) = start_provisioned(&flash, &state);
     assert!(out.contains("node 1 provisioned"), "{out}");
     drop(node);
 
@@ -158,18 +166,7 @@ fn wait_for_log(log: &Path, text: &str) -> String {
 fn after_the_gateway_is_killed_it_takes_the_node_again_once_the_node_answers() {
     let dir = tempfile::tempdir().unwrap();
     let (flash, state) = (dir.path().join("node.flash"), dir.path().join("state"));
-    let node = Emulator::start(&flash);
-    let (ok, out, err) = aisle_node(
-        &state,
-        &[
-            "provision",
-            "--port",
-            &node.port,
-            "--anchor",
-            "meat-counter",
-        ],
-    );
-    assert!(ok, "provision: {out}{err}");
+    let (node, _) = start_provisioned(&flash, &state);
 
     let first_log = dir.path().join("first.log");
     let mut gateway = run_gateway(dir.path(), &state, &node.port, &first_log);
