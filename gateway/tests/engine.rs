@@ -304,11 +304,11 @@ fn reference_room_cross_validated_by_point() {
          engine (filter+motion), {engine_fixes} fixes after 5 s: median {engine_median:.2} m, \
          p90 {engine_p90:.2} m, right zone {zone_hits}/{engine_fixes}"
     );
-    // Measured: 1.38 m / 4.05 m per point, 1.51 m / 4.50 m through the
-    // engine, 75% in the right zone, with calibration choosing each fold's
+    // Measured: 1.32 m / 4.02 m per point, 1.48 m / 4.44 m through the
+    // engine, 73% in the right zone, with calibration choosing each fold's
     // kernel by how well it predicts the training points' residuals left
     // out one at a time (`calibrate::KERNEL_CHOICES`; widths printed
-    // above), and levels weaker than expected weighted 0.7
+    // above), and levels weaker than expected weighted 0.8
     // (`locate.weaker_weight`; with 1, as for the figures that follow:
     // 1.44 m / 4.13 m, 1.49 m / 4.47 m, 71%). With the widths fixed by hand at 2 m across and 6 m along,
     // the best on these very folds: 1.27 m / 3.81 m per point, 1.46 m /
