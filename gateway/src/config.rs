@@ -201,6 +201,11 @@ pub enum SourceSection {
         /// by `aisle node provision`), relative to the configuration file.
         #[serde(default = "default_state_dir")]
         state_dir: PathBuf,
+        /// Seconds of silence after which a node counts as offline: its
+        /// status is published offline and it is sent no `Configure`.
+        /// Nodes report every 10 s. Default 60.
+        #[serde(default = "default_offline_after_s")]
+        offline_after_s: f64,
     },
     /// The gateway's own Bluetooth adapter, scanning as one of the layout's
     /// anchors (BlueZ on Linux).
@@ -275,6 +280,9 @@ fn default_speed() -> f64 {
 }
 fn default_state_dir() -> PathBuf {
     PathBuf::from("aisle-state")
+}
+fn default_offline_after_s() -> f64 {
+    crate::nodelink::link::ONLINE_WITHIN_S
 }
 
 /// The `[log]` table.
@@ -448,8 +456,13 @@ impl Config {
             return Err(err("source", "at least one [[source]] is needed".into()));
         }
         for (i, s) in self.sources.iter().enumerate() {
-            if let SourceSection::NodeLink { devices, state_dir } = s {
-                crate::nodelink::check_source(i, devices, state_dir, &layout)
+            if let SourceSection::NodeLink {
+                devices,
+                state_dir,
+                offline_after_s,
+            } = s
+            {
+                crate::nodelink::check_source(i, devices, state_dir, *offline_after_s, &layout)
                     .map_err(|(key, r)| err(&key, r))?;
             } else {
                 s.check(&layout)
@@ -569,6 +582,8 @@ firmware_nodes = false
 # kind = "node_link"
 # devices = ["/dev/ttyACM0"]
 # state_dir = "aisle-state"
+# Seconds of silence after which a node is offline (nodes report every 10 s).
+# offline_after_s = 60.0
 
 # The gateway's own Bluetooth adapter (BlueZ), as one of the layout's anchors.
 # [[source]]

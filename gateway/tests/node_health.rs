@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use aisle_gateway::config::SourceSection;
 use aisle_gateway::mqtt::EmbeddedBroker;
 use aisle_gateway::nodelink::health::node_name;
 use aisle_gateway::nodelink::link::ONLINE_WITHIN_S;
@@ -227,7 +228,15 @@ async fn the_service_publishes_each_nodes_status_retained() {
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = broker.addr().port();
     let dir = tempfile::tempdir().unwrap();
-    let (loaded, node) = support::demo_store_with_node(dir.path(), "node-health-test", port);
+    let (mut loaded, node) = support::demo_store_with_node(dir.path(), "node-health-test", port);
+    // Offline after 4 s of silence rather than a minute, to see it here.
+    let SourceSection::NodeLink {
+        offline_after_s, ..
+    } = &mut loaded.config.sources[0]
+    else {
+        panic!("the node link source");
+    };
+    *offline_after_s = 4.0;
     let store = loaded.layout.store.id.clone();
     let mut live = statuses(port, "node-health-live", &store).await;
     let tracker = TaskTracker::new();
@@ -274,6 +283,24 @@ async fn the_service_publishes_each_nodes_status_retained() {
         .unwrap();
     assert!(flag, "retained");
     assert_eq!(retained, status);
+
+    // The node falls silent: 4 s later it is published offline, retained,
+    // with the last figures it sent.
+    let (offline, _) = tokio::time::timeout(Duration::from_secs(15), live.recv())
+        .await
+        .expect("an offline status within 15 s")
+        .unwrap();
+    assert!(!offline.online, "{offline:?}");
+    assert_eq!(offline.uptime_s, Some(42));
+    assert_eq!(offline.last_seen, status.last_seen);
+    let silent_for = offline.ts - status.last_seen.unwrap();
+    assert!((4.0..8.0).contains(&silent_for), "{silent_for} s");
+    let mut later = statuses(port, "node-health-later", &store).await;
+    let (retained, flag) = tokio::time::timeout(Duration::from_secs(10), later.recv())
+        .await
+        .expect("the retained offline status")
+        .unwrap();
+    assert!(flag && !retained.online, "{retained:?}");
     drop(node);
 
     shutdown.cancel();

@@ -182,6 +182,7 @@ fn gateway_config(layout: &Layout, wires: &[Wire], state: &Path, port: u16) -> L
         sources: vec![SourceSection::NodeLink {
             devices: wires.iter().map(|w| w.gateway_path.clone()).collect(),
             state_dir: state.to_owned(),
+            offline_after_s: aisle_gateway::nodelink::link::ONLINE_WITHIN_S,
         }],
         identify: IdentifyConfig::default(),
         engine: aisle_gateway::engine::EngineConfig::default(),

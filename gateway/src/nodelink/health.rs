@@ -3,7 +3,8 @@
 //!
 //! A node reports its health (`Status`) every 10 s. The gateway publishes a
 //! status each time one arrives, and once, offline, when the node has not
-//! been heard for [`ONLINE_WITHIN_S`]: that offline status keeps the last
+//! been heard for the node link's `offline_after_s` (default
+//! [`ONLINE_WITHIN_S`](super::link::ONLINE_WITHIN_S)): that offline status keeps the last
 //! figures the node sent (a flat battery shows there) and when it was last
 //! heard. A node heard again publishes online with its next report. Nodes
 //! this run has not heard publish nothing: their retained status, if any,
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 
 use aisle_protocol::event::{EventId, NodeStatus, SchemaVersion};
 
-use super::link::{NodeLinks, NodeLive, ONLINE_WITHIN_S};
+use super::link::{NodeLinks, NodeLive};
 
 /// The name a node goes by on MQTT: `node-07` for node id 7.
 #[must_use]
@@ -55,7 +56,7 @@ impl NodeHealth {
             let Some(last_seen) = live.last_seen else {
                 continue;
             };
-            let online = now - last_seen <= ONLINE_WITHIN_S;
+            let online = now - last_seen <= links.offline_after_s();
             let before = self.reported.get(&id).copied();
             let fresh_report =
                 live.status_at.is_some() && before.is_none_or(|r| r.status_at != live.status_at);

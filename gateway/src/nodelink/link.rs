@@ -15,9 +15,10 @@ use super::sightings::{NodeClock, subject};
 use super::stats::{LinkStats, Rejection};
 use crate::pipeline::SourceSighting;
 
-/// A node not heard for this long is offline: no `Configure` is sent to it
-/// and it does not count in `nodes_online`. Nodes send `Status` every few
-/// seconds, so a minute is many missed reports.
+/// By default, a node not heard for this long is offline: no `Configure` is
+/// sent to it and it does not count in `nodes_online` (the node link
+/// source's `offline_after_s`). Nodes send `Status` every 10 s, so a
+/// minute is many missed reports.
 pub const ONLINE_WITHIN_S: f64 = 60.0;
 /// Seconds between attempts to configure a node that has not acknowledged.
 const CONFIGURE_RETRY_S: f64 = 5.0;
@@ -90,6 +91,8 @@ pub struct NodeLinks {
     counters_exact: bool,
     /// Ports being served.
     ports: usize,
+    /// Seconds of silence after which a node is offline.
+    offline_after_s: f64,
 }
 
 impl NodeLinks {
@@ -103,7 +106,20 @@ impl NodeLinks {
             last_persist: 0.0,
             counters_exact: true,
             ports: 0,
+            offline_after_s: ONLINE_WITHIN_S,
         }
+    }
+
+    /// Counts a node offline after `seconds` of silence instead of
+    /// [`ONLINE_WITHIN_S`].
+    pub fn set_offline_after(&mut self, seconds: f64) {
+        self.offline_after_s = seconds;
+    }
+
+    /// Seconds of silence after which a node is offline.
+    #[must_use]
+    pub fn offline_after_s(&self) -> f64 {
+        self.offline_after_s
     }
 
     /// Marks the registry as in use by a serving gateway, until
@@ -184,12 +200,16 @@ impl NodeLinks {
         }
     }
 
-    /// Nodes heard within [`ONLINE_WITHIN_S`] of `now`.
+    /// Nodes heard within [`NodeLinks::offline_after_s`] of `now`.
     #[must_use]
     pub fn online(&self, now: f64) -> usize {
         self.nodes
             .values()
-            .filter(|n| n.live.last_seen.is_some_and(|t| now - t <= ONLINE_WITHIN_S))
+            .filter(|n| {
+                n.live
+                    .last_seen
+                    .is_some_and(|t| now - t <= self.offline_after_s)
+            })
             .count()
     }
 
@@ -364,13 +384,14 @@ impl NodeLinks {
     /// online whose desired settings they have not acknowledged, or whose
     /// `Hello` names another role.
     pub fn configures_due(&mut self, port: &str, now: f64) -> Vec<Vec<u8>> {
+        let offline_after_s = self.offline_after_s;
         let mut due = Vec::new();
         let ids: Vec<u32> = self
             .nodes
             .iter()
             .filter(|(_, n)| {
                 n.live.port.as_deref() == Some(port)
-                    && n.live.last_seen.is_some_and(|t| now - t <= ONLINE_WITHIN_S)
+                    && n.live.last_seen.is_some_and(|t| now - t <= offline_after_s)
             })
             .map(|(id, _)| *id)
             .collect();

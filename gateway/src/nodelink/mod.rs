@@ -60,14 +60,22 @@ use std::path::{Path, PathBuf};
 use crate::layout::Layout;
 pub use stats::{LinkCounts, LinkStats, Rejection};
 
-/// Checks the configuration's `node_link` source `source[i]`: ports listed once, and a registry (if
-/// there is one yet) that reads and names only anchors of the layout.
+/// Checks the configuration's `node_link` source `source[i]`: ports listed
+/// once, an offline time that is a time, and a registry (if there is one
+/// yet) that reads and names only anchors of the layout.
 pub fn check_source(
     i: usize,
     devices: &[PathBuf],
     state_dir: &Path,
+    offline_after_s: f64,
     layout: &Layout,
 ) -> Result<(), (String, String)> {
+    if !(offline_after_s.is_finite() && offline_after_s > 0.0) {
+        return Err((
+            format!("source[{i}].offline_after_s"),
+            "must be a finite number of seconds above 0".into(),
+        ));
+    }
     if devices.is_empty() {
         return Err((
             format!("source[{i}].devices"),
@@ -105,7 +113,7 @@ pub fn check_source(
 mod tests {
     use crate::config::{Config, ConfigError, default_toml};
 
-    const NODE_LINK: &str = "# [[source]]\n# kind = \"node_link\"\n# devices = [\"/dev/ttyACM0\"]\n# state_dir = \"aisle-state\"\n";
+    const NODE_LINK: &str = "# [[source]]\n# kind = \"node_link\"\n# devices = [\"/dev/ttyACM0\"]\n# state_dir = \"aisle-state\"\n# Seconds of silence after which a node is offline (nodes report every 10 s).\n# offline_after_s = 60.0\n";
 
     fn load(dir: &std::path::Path, sources: &str) -> Result<crate::config::Loaded, ConfigError> {
         std::fs::write(
@@ -123,7 +131,14 @@ mod tests {
     #[test]
     fn the_documented_node_link_source_loads_and_bad_ones_name_their_key() {
         let dir = tempfile::tempdir().unwrap();
-        let uncommented = NODE_LINK.replace("# ", "");
+        // The settings uncommented, the prose left out.
+        let uncommented: String = NODE_LINK
+            .lines()
+            .filter_map(|l| {
+                let l = l.strip_prefix("# ")?;
+                (l.starts_with('[') || l.contains(" = ")).then(|| format!("{l}\n"))
+            })
+            .collect();
         let loaded = load(dir.path(), &uncommented).unwrap();
         assert!(
             loaded
@@ -132,8 +147,15 @@ mod tests {
                 .contains(&crate::config::SourceSection::NodeLink {
                     devices: vec!["/dev/ttyACM0".into()],
                     state_dir: dir.path().join("aisle-state"),
+                    offline_after_s: 60.0,
                 })
         );
+        let e = load(
+            dir.path(),
+            "[[source]]\nkind = \"node_link\"\ndevices = [\"/dev/a\"]\noffline_after_s = 0\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "source[1].offline_after_s");
 
         let e = load(
             dir.path(),

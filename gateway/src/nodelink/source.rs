@@ -46,6 +46,14 @@ impl NodeLinkSource {
         })
     }
 
+    /// Counts a node offline after `seconds` of silence (see
+    /// [`NodeLinks::set_offline_after`]).
+    #[must_use]
+    pub fn offline_after(self, seconds: f64) -> Self {
+        self.lock().set_offline_after(seconds);
+        self
+    }
+
     /// Counters of every port.
     #[must_use]
     pub fn stats(&self) -> Arc<LinkStats> {

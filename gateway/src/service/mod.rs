@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{BrokerAddress, Loaded, SourceSection};
+use crate::config::{BrokerAddress, Loaded};
 use crate::engine::{Output, ZoneIdx};
 use crate::mqtt::{
     BrokerError, BrokerOptions, EmbeddedBroker, Outgoing, Publisher, PublisherConfig,
@@ -37,7 +37,7 @@ use crate::source::wall_clock;
 mod sources;
 
 pub use sources::simulated_enrolment;
-use sources::{simulated_nodes, spawn_source};
+use sources::spawn_sources;
 
 /// How often the engine is ticked, so enters, dwells and exits fire on time
 /// even when no sighting arrives. A quarter second keeps their lateness well
@@ -172,34 +172,7 @@ pub fn start(
         started_at,
     )?;
     let (sightings_tx, sightings_rx) = mpsc::channel(SIGHTING_QUEUE);
-    let mut node_link = None;
-    for source in &config.sources {
-        if let SourceSection::NodeLink { devices, state_dir } = source {
-            let link = NodeLinkSource::open(state_dir)?;
-            for device in devices {
-                let (link, device, out, stop) = (
-                    link.clone(),
-                    device.clone(),
-                    sightings_tx.clone(),
-                    shutdown.clone(),
-                );
-                tracker.spawn(async move { link.run(device, out, stop).await });
-            }
-            node_link = Some(link);
-        } else if let SourceSection::Simulator {
-            shoppers,
-            seed,
-            opted_in_share,
-            firmware_nodes: true,
-        } = source
-        {
-            let store = (*shoppers, *seed, *opted_in_share);
-            let link = simulated_nodes(store, loaded, &sightings_tx, tracker, shutdown)?;
-            node_link.get_or_insert(link);
-        } else {
-            spawn_source(source, loaded, sightings_tx.clone(), tracker, shutdown);
-        }
-    }
+    let node_link = spawn_sources(loaded, &sightings_tx, tracker, shutdown)?;
     drop(sightings_tx);
 
     let task = PipelineTask {

@@ -1,7 +1,7 @@
-//! Starting the sources a configuration names: the simulated store (with
-//! its shelf nodes running the firmware core, or straight), the gateway's
-//! Bluetooth adapter and recordings. The node link's serial ports are
-//! started by [`super::start`], which shares one registry between them.
+//! Starting the sources a configuration names: the node link's serial
+//! ports (one registry shared between them), the simulated store (with its
+//! shelf nodes running the firmware core, or straight), the gateway's
+//! Bluetooth adapter and recordings.
 
 use std::sync::Arc;
 
@@ -15,7 +15,52 @@ use crate::nodelink::NodeLinkSource;
 use crate::pipeline::SourceSighting;
 use crate::source::{SimulatedStore, play_recording};
 
-pub(super) fn spawn_source(
+/// Starts every source of `loaded`'s configuration, each sending into
+/// `sightings_tx`; returns the node link, real or simulated, if there is
+/// one.
+pub(super) fn spawn_sources(
+    loaded: &Loaded,
+    sightings_tx: &mpsc::Sender<SourceSighting>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Option<NodeLinkSource>, ServiceError> {
+    let mut node_link = None;
+    for source in &loaded.config.sources {
+        if let SourceSection::NodeLink {
+            devices,
+            state_dir,
+            offline_after_s,
+        } = source
+        {
+            let link = NodeLinkSource::open(state_dir)?.offline_after(*offline_after_s);
+            for device in devices {
+                let (link, device, out, stop) = (
+                    link.clone(),
+                    device.clone(),
+                    sightings_tx.clone(),
+                    shutdown.clone(),
+                );
+                tracker.spawn(async move { link.run(device, out, stop).await });
+            }
+            node_link = Some(link);
+        } else if let SourceSection::Simulator {
+            shoppers,
+            seed,
+            opted_in_share,
+            firmware_nodes: true,
+        } = source
+        {
+            let store = (*shoppers, *seed, *opted_in_share);
+            let link = simulated_nodes(store, loaded, sightings_tx, tracker, shutdown)?;
+            node_link.get_or_insert(link);
+        } else {
+            spawn_source(source, loaded, sightings_tx.clone(), tracker, shutdown);
+        }
+    }
+    Ok(node_link)
+}
+
+fn spawn_source(
     source: &SourceSection,
     loaded: &Loaded,
     out: mpsc::Sender<SourceSighting>,
@@ -92,7 +137,7 @@ const SIMULATED_SCAN_WINDOW_MS: u16 = 1000;
 /// own, and what the nodes report comes in through a node link as from
 /// serial ports. The nodes' registry (fresh keys) lives in a temporary
 /// directory of its own.
-pub(super) fn simulated_nodes(
+fn simulated_nodes(
     (shoppers, seed, opted_in_share): (usize, u64, f64),
     loaded: &Loaded,
     out: &mpsc::Sender<SourceSighting>,

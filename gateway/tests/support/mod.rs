@@ -138,6 +138,7 @@ pub fn demo_store_with_node(
         vec![aisle_gateway::config::SourceSection::NodeLink {
             devices: vec![node.slave_path.clone()],
             state_dir,
+            offline_after_s: aisle_gateway::nodelink::link::ONLINE_WITHIN_S,
         }],
         &dir.join("spool"),
         client_id,
