@@ -400,17 +400,21 @@ const SEEDS: [u64; 10] = [21, 7, 3, 11, 5, 31, 32, 33, 34, 35];
 /// 92.2%); a grid Bayes filter over the floor whose belief moves only
 /// between open cells, so that it cannot cross a shelf (90.2% to 90.8%);
 /// counting positions up to 0.5 or 1 m off a zone as in it rather than 2 m
-/// (90.0%, 91.8%), or none for a track moving faster than 0.8 m/s (92.1%;
-/// from 0.5 m/s the engine flaps); a second, nearly still motion model
-/// chosen while it explains the fixes better (88.5% to 92.9%, never above
-/// the single model); more smoothing (accel noise 0.1 m²/s³ instead of 0.5:
-/// 93.9%, but a shopper more than a metre inside a zone is then placed
-/// elsewhere 2.3% of the time, as tracks lag after each move); the phone's offset learnt with weaker levels weighted as
-/// the locator weighs them (92.2% against 92.9%, both with 0.7). With six more anchors,
-/// one hung at 2.5 m inside each aisle, the produce, the meat counter and
-/// the checkout, the store reaches 94.2% (93.1% before the two steps
-/// above): density helps, but does not remove the edge errors. Radio alone: the simulator's
-/// body loss at 4 dB instead of 8 gives 95.6%, none 94.9%; each shopper's
+/// (90.0%, 91.8%). Against 92.9%, with the two steps above (weaker levels
+/// at 0.7): none rather than the nearest zone for a track moving faster
+/// than 0.8 m/s (92.1%; from 0.5 m/s the engine flaps); a second, nearly
+/// still motion model chosen while it explains the fixes better (88.5% to
+/// 92.9%, never above the single model); more smoothing (accel noise 0.1
+/// m²/s³ instead of 0.5: 93.9%, but a shopper more than a metre inside a
+/// zone is then placed elsewhere 2.3% of the time, as tracks lag after
+/// each move); the phone's offset learnt with weaker levels weighted as
+/// the locator weighs them (92.2%).
+///
+/// With six more anchors, one hung at 2.5 m inside each aisle, the
+/// produce, the meat counter and the checkout, the store reaches 94.2%
+/// (93.1% before the two steps above): density helps, but does not remove
+/// the edge errors. Radio alone: the simulator's body loss at 4 dB instead
+/// of 8 gives 95.6%, none 94.9%; each shopper's
 /// own shadowing off 93.9%; phone offsets off 92.1% (all three against
 /// 91.7%). What is left is the part of the radio that belongs to the
 /// shopper (see `what_is_left_is_the_shopper_s_own_radio`).
