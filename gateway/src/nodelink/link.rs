@@ -425,10 +425,15 @@ impl NodeLinks {
             match self.seal_configure(id, &desired) {
                 Ok(frame) => {
                     tracing::info!(node = id, port, attempt = attempts, settings = ?desired, "configure sent");
-                    if attempts == CONFIGURE_ATTEMPTS {
+                    if attempts == CONFIGURE_ATTEMPTS && !awaiting {
                         tracing::warn!(
                             node = id,
                             "last configure attempt until its settings change"
+                        );
+                    } else if attempts == CONFIGURE_ATTEMPTS {
+                        tracing::warn!(
+                            node = id,
+                            "node has not answered three configures; its frames stay held back"
                         );
                     }
                     self.stats.configure_sent();
