@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::locate::{LocateConfig, RadioModel};
+use super::locate::{LocateConfig, RadioModel, shelf_loss_db};
 use super::shadowing::{ShadowingMap, ShadowingSample};
 use crate::layout::{Layout, Point};
 use crate::record::RecordedSighting;
@@ -144,7 +144,7 @@ pub fn calibrate<'a>(
             device,
             p,
             loss: 10.0 * models[a].distance(p).log10(),
-            shelves_db: shelf_loss(layout, &models[a], locate, p),
+            shelves_db: shelf_loss_db(&layout.shelves, &models[a], locate, p),
             rssi: s.rssi,
         });
     }
@@ -463,24 +463,6 @@ fn median_spacing(cells: &[Vec<Cell>], cell_m: f64) -> f64 {
         .collect();
     nearest.sort_by(f64::total_cmp);
     nearest[nearest.len() / 2]
-}
-
-/// Loss through the layout's shelves between a phone at `p` and an anchor,
-/// dB, as the locator charges it.
-fn shelf_loss(layout: &Layout, model: &RadioModel, locate: &LocateConfig, p: Point) -> f64 {
-    if locate.shelf_loss_db <= 0.0 {
-        return 0.0;
-    }
-    let (phone_z, anchor_z) = (locate.device_height_m, locate.device_height_m + model.dz);
-    let anchor = Point::new(model.x, model.y);
-    let crossed = layout
-        .shelves
-        .iter()
-        .filter(|s| s.blocks(p, phone_z, anchor, anchor_z))
-        .count();
-    #[allow(clippy::cast_precision_loss)] // a few shelves
-    let crossed = crossed as f64;
-    locate.shelf_loss_db * crossed
 }
 
 /// Least squares `rssi = p0 - n * loss` over `(loss, rssi)`, `n` held to

@@ -184,6 +184,31 @@ impl RadioModel {
     }
 }
 
+/// Loss through `shelves` between a phone at `p` and the anchor of `model`,
+/// dB: `config.shelf_loss_db` for each shelf the path crosses below its
+/// top. The locator expects it, and calibration gives it back before
+/// fitting the line.
+#[must_use]
+pub fn shelf_loss_db(
+    shelves: &[crate::layout::Shelf],
+    model: &RadioModel,
+    config: &LocateConfig,
+    p: Point,
+) -> f64 {
+    if config.shelf_loss_db <= 0.0 {
+        return 0.0;
+    }
+    let (phone_z, anchor_z) = (config.device_height_m, config.device_height_m + model.dz);
+    let anchor = Point::new(model.x, model.y);
+    let crossed = shelves
+        .iter()
+        .filter(|s| s.blocks(p, phone_z, anchor, anchor_z))
+        .count();
+    #[allow(clippy::cast_precision_loss)] // a few shelves
+    let crossed = crossed as f64;
+    config.shelf_loss_db * crossed
+}
+
 /// A position fix from one set of levels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fix {
@@ -253,20 +278,7 @@ impl Locator {
         );
         let mut grid = Grid::new(&models, lo, hi, config.grid_step_m);
         let shelves = layout.shelves.clone();
-        let loss = config.shelf_loss_db;
-        let shelf_loss = |a: usize, p: Point| {
-            let m: &RadioModel = &models[a];
-            let (phone_z, anchor_z) = (config.device_height_m, config.device_height_m + m.dz);
-            let anchor = Point::new(m.x, m.y);
-            let crossed = shelves
-                .iter()
-                .filter(|s| s.blocks(p, phone_z, anchor, anchor_z))
-                .count();
-            #[allow(clippy::cast_precision_loss)] // a few shelves
-            let crossed = crossed as f64;
-            loss * crossed
-        };
-        let with_shelves = !shelves.is_empty() && loss > 0.0;
+        let with_shelves = !shelves.is_empty() && config.shelf_loss_db > 0.0;
         if !shadowing.is_empty() || with_shelves {
             let samples = shadowing.per_anchor(layout, &models);
             grid.set_offsets(models.len(), |a, p| {
@@ -275,7 +287,12 @@ impl Locator {
                 } else {
                     shadowing.offset_at(&samples[a], p)
                 };
-                shadow - if with_shelves { shelf_loss(a, p) } else { 0.0 }
+                shadow
+                    - if with_shelves {
+                        shelf_loss_db(&shelves, &models[a], &config, p)
+                    } else {
+                        0.0
+                    }
             });
         }
         grid.block(|p| shelves.iter().any(|s| s.contains(p)));
