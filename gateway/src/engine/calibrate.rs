@@ -178,8 +178,8 @@ pub fn calibrate<'a>(
         samples: Vec::new(),
         ..ShadowingMap::none()
     };
-    for ((anchor, at), line) in out.anchors.iter_mut().zip(&cells).zip(lines) {
-        let model = RadioModel::of(anchor, locate);
+    for (((anchor, at), line), model) in out.anchors.iter_mut().zip(&cells).zip(lines).zip(&models)
+    {
         let Some(line) = line else {
             fits.push(AnchorFit {
                 anchor: anchor.id.clone(),
@@ -198,7 +198,7 @@ pub fn calibrate<'a>(
             anchor: anchor.id.clone(),
             x: c.at.x,
             y: c.at.y,
-            offset_db: c.offset(line.p0, line.n),
+            offset_db: c.offset(&line),
         }));
         fits.push(AnchorFit {
             anchor: anchor.id.clone(),
@@ -330,13 +330,13 @@ impl Cell {
         }
     }
 
-    /// What the locator's model (line `p0`, `n` and the shelves) leaves in
-    /// this cell: the interquartile mean of each reading's residual, dB.
-    fn offset(&self, p0: f64, n: f64) -> f64 {
+    /// What the locator's model (`line` and the shelves) leaves in this
+    /// cell: the interquartile mean of each reading's residual, dB.
+    fn offset(&self, line: &Line) -> f64 {
         let mut residuals: Vec<f64> = self
             .readings
             .iter()
-            .map(|r| r.rssi - (p0 - n * r.loss - r.shelves_db))
+            .map(|r| r.rssi - line.expected(r))
             .collect();
         interquartile_mean(&mut residuals)
     }
