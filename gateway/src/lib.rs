@@ -17,6 +17,7 @@ pub mod nodelink;
 pub mod nodesim;
 pub mod pipeline;
 pub mod publish;
+pub mod raster;
 pub mod record;
 pub mod replay;
 pub mod service;

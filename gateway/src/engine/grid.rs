@@ -8,6 +8,7 @@
 
 use super::locate::RadioModel;
 use crate::layout::Point;
+use crate::raster::Raster;
 
 /// One residual term of a fix: `rssi - p0` (`excess`), the model's
 /// path-loss exponent (`slope`) and a weight; the residual at distance `d`
@@ -93,25 +94,14 @@ impl Grid {
         if self.offset.is_empty() {
             return (0.0, 0.0, 0.0);
         }
-        #[allow(clippy::cast_precision_loss)]
-        let split = |v: f64, origin: f64, n: usize| {
-            let f = ((v - origin) / self.step).clamp(0.0, (n - 1) as f64);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let i = (f.floor() as usize).min(n.saturating_sub(2));
-            (i, f - i as f64)
+        let raster = Raster {
+            origin: self.origin,
+            step: self.step,
+            nx: self.nx,
+            ny: self.ny,
         };
-        let (ix, fx) = split(p.x, self.origin.x, self.nx);
-        let (iy, fy) = split(p.y, self.origin.y, self.ny);
-        let table = &self.offset[anchor * self.nx * self.ny..];
-        let at =
-            |x: usize, y: usize| f64::from(table[(y * self.nx + x).min(self.nx * self.ny - 1)]);
-        let (x1, y1) = ((ix + 1).min(self.nx - 1), (iy + 1).min(self.ny - 1));
-        // The four corners: low/high x, low/high y.
-        let (ll, hl, lh, hh) = (at(ix, iy), at(x1, iy), at(ix, y1), at(x1, y1));
-        let value = (1.0 - fy) * ((1.0 - fx) * ll + fx * hl) + fy * ((1.0 - fx) * lh + fx * hh);
-        let dx = ((1.0 - fy) * (hl - ll) + fy * (hh - lh)) / self.step;
-        let dy = ((1.0 - fx) * (lh - ll) + fx * (hh - hl)) / self.step;
-        (value, dx, dy)
+        let cells = raster.nodes();
+        raster.bilinear(&self.offset[anchor * cells..(anchor + 1) * cells], p)
     }
 
     /// The cell with the least weighted squared residual among those

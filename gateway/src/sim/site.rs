@@ -24,6 +24,7 @@ use rand_distr::StandardNormal;
 use rand_pcg::Pcg64Mcg;
 
 use crate::layout::{Layout, Point};
+use crate::raster::Raster;
 
 /// Fourier features per anchor: the field's one-point distribution is a
 /// sum of this many cosines, close to normal well before 200.
@@ -43,10 +44,7 @@ const MARGIN_M: f64 = 2.0;
 /// The shadowing field of every anchor of one store, dB.
 #[derive(Debug, Clone)]
 pub struct SiteShadowing {
-    origin: Point,
-    step: f64,
-    nx: usize,
-    ny: usize,
+    raster: Raster,
     /// `[anchor][node]`, nodes row by row.
     values: Vec<f32>,
 }
@@ -108,10 +106,12 @@ impl SiteShadowing {
             values.extend(field.iter().map(|v| (amplitude * v) as f32));
         }
         SiteShadowing {
-            origin,
-            step,
-            nx,
-            ny,
+            raster: Raster {
+                origin,
+                step,
+                nx,
+                ny,
+            },
             values,
         }
     }
@@ -120,19 +120,9 @@ impl SiteShadowing {
     /// around it; beyond the grid, its edge.
     #[must_use]
     pub fn at(&self, anchor: usize, p: Point) -> f64 {
-        #[allow(clippy::cast_precision_loss)]
-        let split = |v: f64, origin: f64, n: usize| {
-            let f = ((v - origin) / self.step).clamp(0.0, (n - 1) as f64);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let i = (f.floor() as usize).min(n - 2);
-            (i, f - i as f64)
-        };
-        let (ix, fx) = split(p.x, self.origin.x, self.nx);
-        let (iy, fy) = split(p.y, self.origin.y, self.ny);
-        let table = &self.values[anchor * self.nx * self.ny..(anchor + 1) * self.nx * self.ny];
-        let at = |x: usize, y: usize| f64::from(table[y * self.nx + x]);
-        (1.0 - fy) * ((1.0 - fx) * at(ix, iy) + fx * at(ix + 1, iy))
-            + fy * ((1.0 - fx) * at(ix, iy + 1) + fx * at(ix + 1, iy + 1))
+        let nodes = self.raster.nodes();
+        let table = &self.values[anchor * nodes..(anchor + 1) * nodes];
+        self.raster.bilinear(table, p).0
     }
 }
 
