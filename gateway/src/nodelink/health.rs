@@ -53,10 +53,10 @@ impl NodeHealth {
     ) -> Vec<(u32, NodeStatus)> {
         let mut due = Vec::new();
         for (id, live) in links.each_live() {
-            let Some(last_seen) = live.last_seen else {
+            if live.last_seen.is_none() {
                 continue;
-            };
-            let online = now - last_seen <= links.offline_after_s();
+            }
+            let online = links.is_online(live, now);
             let before = self.reported.get(&id).copied();
             let fresh_report =
                 live.status_at.is_some() && before.is_none_or(|r| r.status_at != live.status_at);

@@ -116,10 +116,12 @@ impl NodeLinks {
         self.offline_after_s = seconds;
     }
 
-    /// Seconds of silence after which a node is offline.
+    /// Whether a node with `live` state counts as online at `now`: heard
+    /// within the last `offline_after_s`.
     #[must_use]
-    pub fn offline_after_s(&self) -> f64 {
-        self.offline_after_s
+    pub fn is_online(&self, live: &NodeLive, now: f64) -> bool {
+        live.last_seen
+            .is_some_and(|t| now - t <= self.offline_after_s)
     }
 
     /// Marks the registry as in use by a serving gateway, until
@@ -200,16 +202,12 @@ impl NodeLinks {
         }
     }
 
-    /// Nodes heard within [`NodeLinks::offline_after_s`] of `now`.
+    /// Nodes online at `now` (see [`NodeLinks::is_online`]).
     #[must_use]
     pub fn online(&self, now: f64) -> usize {
         self.nodes
             .values()
-            .filter(|n| {
-                n.live
-                    .last_seen
-                    .is_some_and(|t| now - t <= self.offline_after_s)
-            })
+            .filter(|n| self.is_online(&n.live, now))
             .count()
     }
 
@@ -384,15 +382,11 @@ impl NodeLinks {
     /// online whose desired settings they have not acknowledged, or whose
     /// `Hello` names another role.
     pub fn configures_due(&mut self, port: &str, now: f64) -> Vec<Vec<u8>> {
-        let offline_after_s = self.offline_after_s;
         let mut due = Vec::new();
         let ids: Vec<u32> = self
             .nodes
             .iter()
-            .filter(|(_, n)| {
-                n.live.port.as_deref() == Some(port)
-                    && n.live.last_seen.is_some_and(|t| now - t <= offline_after_s)
-            })
+            .filter(|(_, n)| n.live.port.as_deref() == Some(port) && self.is_online(&n.live, now))
             .map(|(id, _)| *id)
             .collect();
         for id in ids {

@@ -97,7 +97,8 @@ fn spawn_source(
                 }
             });
         }
-        // Started by `start`, which shares one registry between its ports.
+        // Started by `spawn_sources`, which shares one registry between its
+        // ports.
         SourceSection::NodeLink { .. } => {}
     }
 }
