@@ -51,7 +51,14 @@ impl Noise {
 fn synthetic_sightings_with_fading_and_dips_locate_within_a_metre() {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/reference-room/layout.toml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| SMALL_ROOM.to_owned());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        println!(
+            "{} not found (../shared is not beside this clone): a 20 x 17 m stand-in room \
+             with twelve anchors instead",
+            path.display()
+        );
+        small_room()
+    });
     let mut layout = Layout::parse(&text, "room").unwrap();
     for a in &mut layout.anchors {
         a.rssi_at_1m = Some(-62.0);
@@ -111,32 +118,22 @@ fn synthetic_sightings_with_fading_and_dips_locate_within_a_metre() {
     assert!(median < 0.8 && p90 < 2.0, "median {median}, p90 {p90}");
 }
 
-/// Used when the reference room is absent: the same shape, four anchors.
-const SMALL_ROOM: &str = r#"
-[store]
-id = "room"
-timezone = "UTC"
-[[anchor]]
-id = "a"
-x = 0.0
-y = 0.0
-[[anchor]]
-id = "b"
-x = 20.0
-y = 0.0
-[[anchor]]
-id = "c"
-x = 20.0
-y = 17.0
-[[anchor]]
-id = "d"
-x = 0.0
-y = 17.0
-[[anchor]]
-id = "e"
-x = 10.0
-y = 8.0
-"#;
+/// Used when the reference room is absent: a room of its size (20 x 17 m)
+/// with as many anchors (twelve, on a 4 x 3 grid at 2.3 m), so that the
+/// same bounds hold; its own layout is not copied here.
+fn small_room() -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from("[store]\nid = \"room\"\ntimezone = \"UTC\"\n");
+    for (i, x) in [1.0, 7.0, 13.0, 19.0].into_iter().enumerate() {
+        for (j, y) in [1.0, 8.5, 16.0].into_iter().enumerate() {
+            let _ = write!(
+                text,
+                "[[anchor]]\nid = \"a{i}{j}\"\nx = {x:.1}\ny = {y:.1}\nz = 2.3\n"
+            );
+        }
+    }
+    text
+}
 
 /// Sightings of the reference room grouped by reference point (in file
 /// order of first appearance).
