@@ -410,14 +410,42 @@ const SEEDS: [u64; 10] = [21, 7, 3, 11, 5, 31, 32, 33, 34, 35];
 /// each move); the phone's offset learnt with weaker levels weighted as
 /// the locator weighs them (92.2%).
 ///
-/// With six more anchors, one hung at 2.5 m inside each aisle, the
-/// produce, the meat counter and the checkout, the store reaches 94.2%
-/// (93.1% before the two steps above): density helps, but does not remove
-/// the edge errors. Radio alone: the simulator's body loss at 4 dB instead
-/// of 8 gives 95.6%, none 94.9%; each shopper's
-/// own shadowing off 93.9%; phone offsets off 92.1% (all three against
-/// 91.7%). What is left is the part of the radio that belongs to the
-/// shopper (see `what_is_left_is_the_shopper_s_own_radio`).
+/// Against 92.6% (the defaults here): the zone taken from a forward
+/// filter over the zones (each fix weighs a zone by the chance that a
+/// position that far inside or outside it is in it, the zone kept at a
+/// chance of leaving it per second) rather than from the hysteresis above
+/// (90.6% to 92.8% over spreads of 0.5 to 2.5 m, stays of 10 to 100 s and
+/// switching odds of 1 to 10; under 1.5 m it flaps); the body loss of a
+/// standing shopper facing the nearest shelf, on top of the weighting of
+/// weaker levels (3 dB 92.9%, 5 dB 92.6%, 8 dB 91.7%); the engine's
+/// shelf loss at the simulator's 5 dB (91.4%). Measured alongside, with
+/// the simulator changed: the store's own shadowing field off 91.3% (the
+/// map of it is not what limits), and the body's loss off 95.1% (see
+/// `knowing_every_shopper_s_facing_would_only_reach_the_aim`). Taking
+/// each sample's zone from either the engine or the plain point-in-zone
+/// test of its position, whichever is right, would give 95.1%: the
+/// hysteresis loses as many samples as it saves, but neither rule alone
+/// knows which.
+///
+/// The store's own shadowing field is one draw (`RadioConfig::site_seed`
+/// 0). Four other draws give 90.0%, 92.7%, 86.9% and 90.2%: over five
+/// stores like this one the mean is 90.5%, and the share wrong more than a
+/// metre inside a zone runs 0.5% to 2.5%. This test holds the first draw.
+///
+/// More anchors do not buy it back. Six more, one hung at 2.5 m in the
+/// middle of each aisle, the produce, the meat counter and the checkout,
+/// give 91.3%, 91.8%, 94.0% and 92.5% as the four draws of their fields
+/// fall (94.2% in an earlier draw), against 92.6% without them; one in
+/// aisle 2 alone puts that aisle right 99.7% of the time, but aisle 3,
+/// beyond the gondola, 72% (89.4% without). The body's loss is not noise
+/// that more anchors average away: every anchor behind a shopper loses
+/// alike, and the fix slides forward whatever their number.
+///
+/// Radio alone, against 92.6%: the body's loss off 95.1%; each shopper's
+/// own shadowing off 94.1%; both 97.1%; phone offsets off 92.6% (they are
+/// learnt online). Earlier, against 91.7%: the body's loss at 4 dB
+/// instead of 8 95.6%. What is left is the part of the radio that
+/// belongs to the shopper (see `what_is_left_is_the_shopper_s_own_radio`).
 #[test]
 fn a_calibrated_store_places_shoppers_in_the_right_zone() {
     let radio = RadioConfig::default();
@@ -491,3 +519,36 @@ fn what_is_left_is_the_shopper_s_own_radio() {
 }
 
 const IMPERSONAL: f64 = 0.94;
+
+/// How far modelling the shopper's body could go. The body's loss is the
+/// one personal part with a structure a locator might learn (one unknown
+/// per shopper: which way they face); their own shadowing is drawn per
+/// link and their phone's offset is already learnt online. A locator that
+/// knew every shopper's facing at every moment could take the body's loss
+/// off each reading exactly, which is this run: the same deployment with
+/// only the body's loss turned off, everything else personal kept. It
+/// reaches 95.1% (mean of ten runs; 95.0% with weaker levels weighed alike,
+/// 95.2% at 0.9): at the aim, not beyond it. Over five draws of the
+/// store's shadowing field (see above) it gives 94.5% to 95.4%, mean
+/// 94.9%, where the full radio gives 86.9% to 92.7%. A locator that has to guess
+/// the facing from the levels themselves does worse than one that knows
+/// it, so no model of the body closes the gap on this deployment; the
+/// attempts (four headings per fix, the nearest shelf's facing, a grid
+/// filter) are listed with `a_calibrated_store_places_shoppers_in_the_right_zone`.
+#[test]
+fn knowing_every_shopper_s_facing_would_only_reach_the_aim() {
+    let no_body = RadioConfig {
+        body_loss_db: 0.0,
+        ..RadioConfig::default()
+    };
+    let calibrated = calibrated_demo(99, 20, 10.0, &no_body);
+    let (mean, _, _) = runs(&SEEDS, Some(&calibrated), &no_body);
+    eprintln!(
+        "calibrated store, no body loss: zone correct {:.1}% (mean of ten runs)",
+        mean * 100.0
+    );
+    assert!(mean >= NO_BODY, "{:.1}%", mean * 100.0);
+}
+
+/// Held with a margin below the 95.1% measured.
+const NO_BODY: f64 = 0.935;
