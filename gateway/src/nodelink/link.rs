@@ -161,14 +161,8 @@ impl NodeLinks {
     /// the last port stops, the registry is marked as stopped cleanly.
     pub fn port_stopped(&mut self, now: f64) -> Result<(), RegistryError> {
         self.ports = self.ports.saturating_sub(1);
-        self.persist(now, true)?;
-        if self.ports == 0 {
-            self.registry.update(|nodes| {
-                nodes.gateway_running = false;
-                Ok(())
-            })?;
-        }
-        Ok(())
+        let last = self.ports == 0;
+        self.write_counters(now, last)
     }
 
     /// The counters.
@@ -481,6 +475,13 @@ impl NodeLinks {
         if !force && now - self.last_persist < PERSIST_EVERY_S {
             return Ok(());
         }
+        self.write_counters(now, false)
+    }
+
+    /// Writes the counters and states that changed; with `stopped`, in the
+    /// same write, marks the registry as left by a gateway that stopped
+    /// cleanly (after its last counters, never before them).
+    fn write_counters(&mut self, now: f64, stopped: bool) -> Result<(), RegistryError> {
         let dirty: Vec<(u32, u32, LastState)> = self
             .nodes
             .iter()
@@ -488,7 +489,7 @@ impl NodeLinks {
             .map(|(id, n)| (*id, n.guard.last(), last_state(&n.live)))
             .collect();
         self.last_persist = now;
-        if dirty.is_empty() {
+        if dirty.is_empty() && !stopped {
             return Ok(());
         }
         let keys: HashMap<u32, NodeKey> = self.nodes.iter().map(|(id, n)| (*id, n.key)).collect();
@@ -504,6 +505,9 @@ impl NodeLinks {
                 }
                 entry.uplink_last = entry.uplink_last.max(uplink_last);
                 entry.last = Some(last);
+            }
+            if stopped {
+                nodes.gateway_running = false;
             }
             Ok(())
         })?;
