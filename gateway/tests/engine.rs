@@ -13,10 +13,18 @@ use aisle_gateway::engine::{AnchorIdx, DeviceTable, Engine, EngineConfig, Output
 use aisle_gateway::layout::{Layout, Point};
 use aisle_gateway::record::{self, RecordedSighting};
 
-fn reference_room(file: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// Where the reference room's `file` lies when `../shared` is beside the
+/// clone.
+fn reference_path(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/reference-room")
-        .join(file);
+        .join(file)
+}
+
+/// The reference room's `file`, or `None` (saying the test is skipped)
+/// when it is absent.
+fn reference_room(file: &str) -> Option<PathBuf> {
+    let path = reference_path(file);
     if path.exists() {
         Some(path)
     } else {
@@ -49,8 +57,7 @@ impl Noise {
 
 #[test]
 fn synthetic_sightings_with_fading_and_dips_locate_within_a_metre() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/reference-room/layout.toml");
+    let path = reference_path("layout.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         println!(
             "{} not found (../shared is not beside this clone): a 20 x 17 m stand-in room \
