@@ -8,14 +8,25 @@
 //! locate interval that is one position fix per ~6 sightings. The engine
 //! is warmed with 3 s of sightings (every device tracked, its filters full)
 //! and each iteration runs the next 2 s (237,073 sightings) on a copy of it.
-//! A third run puts a gondola between each two aisles.
+//! A third run puts a gondola between each two aisles. A fourth runs the
+//! whole pipeline (`Pipeline::push`): the same sightings, each carrying
+//! the Eddystone-EID advertisement of one of 10,000 enrolled shoppers and
+//! the anchor's name, so identification (decode, EID resolution, the
+//! device's name interned) comes before the engine, which then takes the
+//! anchor by name.
 //! The bytes of state per device are printed from the engine's own count
 //! (`Engine::state_bytes`: slot vector, boxed tracks, filter capacities),
 //! and those of the device table's names beside it, before and after ten
 //! rotations of every address.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use aisle_gateway::identify::{EnrolledShopper, IdentifyConfig};
+use aisle_gateway::pipeline::{Pipeline, SourceSighting, Subject, eid_time};
+use aisle_protocol::beacon::eddystone::{self, EddystoneEid};
+use aisle_protocol::eid::{IdentityKey, RotationExponent, eid_for};
 
 use aisle_gateway::engine::locate::{LocateConfig, RadioModel};
 use aisle_gateway::engine::{AnchorIdx, DeviceId, Engine, EngineConfig};
@@ -24,6 +35,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const DEVICES: u32 = 10_000;
 const STEP_S: f64 = 0.1;
+/// Store time of the first sighting, seconds.
+const START: f64 = 1000.0;
 
 fn store() -> Layout {
     let mut anchors = Vec::new();
@@ -102,15 +115,15 @@ fn sightings(layout: &Layout, from_step: u32, steps: u32) -> Vec<(f64, AnchorIdx
     };
     let mut out = Vec::new();
     for step in from_step..from_step + steps {
-        let t = 1000.0 + f64::from(step) * STEP_S;
+        let t = START + f64::from(step) * STEP_S;
         for (d, (start, v)) in (0..DEVICES).zip(&walks) {
             // Two adverts a second: each device speaks on 2 of 10 steps.
             if (step + d) % 5 != 0 {
                 continue;
             }
             let p = Point::new(
-                bounce(start.x + v.x * (t - 1000.0), 70.0),
-                bounce(start.y + v.y * (t - 1000.0), 35.0),
+                bounce(start.x + v.x * (t - START), 70.0),
+                bounce(start.y + v.y * (t - START), 35.0),
             );
             for (a, m) in models.iter().enumerate() {
                 if Point::new(m.x, m.y).distance(p) > 12.0 || noise.uniform() > 0.8 {
@@ -214,7 +227,105 @@ fn observe(c: &mut Criterion) {
         &warm,
         &stream,
     );
+    pipeline(&mut group, &layout);
     group.finish();
+}
+
+/// The enrolled shoppers, one per device, and each one's advertisement at
+/// the benchmark's time (EIDs rotate every 1,024 s; the stream spans 5 s
+/// of one period).
+fn enrolled() -> (Vec<EnrolledShopper>, Vec<Vec<u8>>) {
+    let k = RotationExponent::new(IdentifyConfig::default().rotation_exponent).unwrap();
+    let key = |d: u32| {
+        let mut key = [0x5a; 16];
+        key[..4].copy_from_slice(&d.to_le_bytes());
+        key
+    };
+    let shoppers = (0..DEVICES)
+        .map(|d| EnrolledShopper {
+            id: format!("shopper-{d:05}"),
+            identity_key: hex::encode(key(d)),
+        })
+        .collect();
+    let adverts = (0..DEVICES)
+        .map(|d| {
+            let eid = eid_for(&IdentityKey::new(key(d)), k, eid_time(START));
+            let (mut frame, mut ad) = ([0u8; EddystoneEid::LEN], [0u8; 31]);
+            let n = EddystoneEid {
+                tx_power: -12,
+                eid: eid.to_bytes(),
+            }
+            .encode(&mut frame)
+            .unwrap();
+            let n = eddystone::write_advertisement(&frame[..n], &mut ad).unwrap();
+            ad[..n].to_vec()
+        })
+        .collect();
+    (shoppers, adverts)
+}
+
+/// The whole pipeline, from advertisements and anchor names, each
+/// iteration on a pipeline built afresh and warmed as the engine is.
+fn pipeline(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    layout: &Layout,
+) {
+    let (shoppers, adverts) = enrolled();
+    let names: Vec<Arc<str>> = layout
+        .anchors
+        .iter()
+        .map(|a| a.id.as_str().into())
+        .collect();
+    let as_source = |steps: Vec<(f64, AnchorIdx, DeviceId, f64)>| -> Vec<SourceSighting> {
+        steps
+            .into_iter()
+            .map(|(ts, a, d, rssi)| SourceSighting {
+                ts,
+                anchor: Arc::clone(&names[usize::from(a.0)]),
+                subject: Subject::Advert {
+                    adv: adverts[d.0 as usize].clone(),
+                    address: None,
+                },
+                rssi,
+            })
+            .collect()
+    };
+    let warming = as_source(sightings(layout, 0, 30));
+    let stream = as_source(sightings(layout, 30, 20));
+    let mut out = Vec::with_capacity(1 << 16);
+    group.throughput(Throughput::Elements(stream.len() as u64));
+    group.bench_function("pipeline_eid_adverts_10k_shoppers_50_anchors", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut pipeline = Pipeline::new(
+                    layout,
+                    &IdentifyConfig::default(),
+                    &shoppers,
+                    EngineConfig::default(),
+                    START,
+                )
+                .unwrap();
+                for s in &warming {
+                    pipeline.push(s, &mut out).unwrap();
+                    out.clear();
+                }
+                assert_eq!(pipeline.devices().len(), DEVICES as usize, "all resolved");
+                let mut skipped = 0u32;
+                let start = Instant::now();
+                for s in &stream {
+                    skipped += u32::from(black_box(pipeline.push(s, &mut out)).is_err());
+                    if out.len() > 1 << 15 {
+                        out.clear();
+                    }
+                }
+                total += start.elapsed();
+                assert_eq!(skipped, 0, "every sighting taken");
+                out.clear();
+            }
+            total
+        });
+    });
 }
 
 /// The names beside the engine: a device table holding 10,000 anonymous
