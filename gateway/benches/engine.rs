@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aisle_gateway::identify::{EnrolledShopper, IdentifyConfig};
-use aisle_gateway::pipeline::{Pipeline, SourceSighting, Subject, eid_time};
-use aisle_protocol::beacon::eddystone::{self, EddystoneEid};
-use aisle_protocol::eid::{IdentityKey, RotationExponent, eid_for};
+use aisle_gateway::pipeline::{Pipeline, SourceSighting, Subject};
+use aisle_gateway::sim::phones::Phones;
+use aisle_protocol::eid::RotationExponent;
 
 use aisle_gateway::engine::locate::{LocateConfig, RadioModel};
 use aisle_gateway::engine::{AnchorIdx, DeviceId, Engine, EngineConfig};
@@ -231,37 +231,24 @@ fn observe(c: &mut Criterion) {
     group.finish();
 }
 
-/// The enrolled shoppers, one per device, and each one's advertisement at
-/// the benchmark's time (EIDs rotate every 1,024 s; the stream spans 5 s
-/// of one period).
-fn enrolled() -> (Vec<EnrolledShopper>, Vec<Vec<u8>>) {
+/// The enrolled shoppers, one per device, and what an anchor hears of
+/// each (advertisement and address) at the benchmark's time: the
+/// simulator's phones, every one opted in. EIDs rotate every 1,024 s; the
+/// stream spans 5 s of one period.
+fn enrolled() -> (Vec<EnrolledShopper>, Vec<Subject>) {
     let k = RotationExponent::new(IdentifyConfig::default().rotation_exponent).unwrap();
-    let key = |d: u32| {
-        let mut key = [0x5a; 16];
-        key[..4].copy_from_slice(&d.to_le_bytes());
-        key
-    };
-    let shoppers = (0..DEVICES)
-        .map(|d| EnrolledShopper {
-            id: format!("shopper-{d:05}"),
-            identity_key: hex::encode(key(d)),
+    let phones = Phones::new(1, 1.0, k);
+    let names: Vec<String> = (0..DEVICES).map(|d| format!("shopper-{d:05}")).collect();
+    let shoppers = phones.enrolment(names.iter().map(String::as_str));
+    assert_eq!(shoppers.len(), names.len(), "every shopper enrolled");
+    let subjects = names
+        .iter()
+        .map(|n| Subject::Advert {
+            adv: phones.advert(n, START),
+            address: Some(phones.address(n, START)),
         })
         .collect();
-    let adverts = (0..DEVICES)
-        .map(|d| {
-            let eid = eid_for(&IdentityKey::new(key(d)), k, eid_time(START));
-            let (mut frame, mut ad) = ([0u8; EddystoneEid::LEN], [0u8; 31]);
-            let n = EddystoneEid {
-                tx_power: -12,
-                eid: eid.to_bytes(),
-            }
-            .encode(&mut frame)
-            .unwrap();
-            let n = eddystone::write_advertisement(&frame[..n], &mut ad).unwrap();
-            ad[..n].to_vec()
-        })
-        .collect();
-    (shoppers, adverts)
+    (shoppers, subjects)
 }
 
 /// The whole pipeline, from advertisements and anchor names, each
@@ -270,7 +257,7 @@ fn pipeline(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     layout: &Layout,
 ) {
-    let (shoppers, adverts) = enrolled();
+    let (shoppers, subjects) = enrolled();
     let names: Vec<Arc<str>> = layout
         .anchors
         .iter()
@@ -282,10 +269,7 @@ fn pipeline(
             .map(|(ts, a, d, rssi)| SourceSighting {
                 ts,
                 anchor: Arc::clone(&names[usize::from(a.0)]),
-                subject: Subject::Advert {
-                    adv: adverts[d.0 as usize].clone(),
-                    address: None,
-                },
+                subject: subjects[d.0 as usize].clone(),
                 rssi,
             })
             .collect()
