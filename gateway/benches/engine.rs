@@ -23,14 +23,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aisle_gateway::engine::locate::{LocateConfig, RadioModel};
+use aisle_gateway::engine::{AnchorIdx, DeviceId, Engine, EngineConfig};
 use aisle_gateway::identify::{EnrolledShopper, IdentifyConfig};
+use aisle_gateway::layout::{Anchor, Layout, Point, Store, Zone};
 use aisle_gateway::pipeline::{Pipeline, SourceSighting, Subject};
 use aisle_gateway::sim::phones::Phones;
 use aisle_protocol::eid::RotationExponent;
-
-use aisle_gateway::engine::locate::{LocateConfig, RadioModel};
-use aisle_gateway::engine::{AnchorIdx, DeviceId, Engine, EngineConfig};
-use aisle_gateway::layout::{Anchor, Layout, Point, Store, Zone};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const DEVICES: u32 = 10_000;
