@@ -320,6 +320,21 @@ impl ZoneTracker {
 mod tests {
     use super::*;
 
+    /// Feeds `t` the position `p` once a second through `seconds`; the
+    /// zone it is in after.
+    fn stand(
+        t: &mut ZoneTracker,
+        map: &ZoneMap,
+        p: Point,
+        seconds: std::ops::Range<u32>,
+        config: &ZoneConfig,
+    ) -> Option<ZoneIdx> {
+        for i in seconds {
+            t.update(map, p, f64::from(i), config);
+        }
+        t.current()
+    }
+
     fn two_zones() -> ZoneMap {
         let rect = |id: &str, x0: f64, x1: f64| Zone {
             id: id.into(),
@@ -398,25 +413,23 @@ mod tests {
         let map = two_zones();
         let config = ZoneConfig::default();
         let mut t = ZoneTracker::default();
-        for i in 0..4 {
-            t.update(&map, Point::new(3.0, 3.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(0)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(3.0, 3.0), 0..4, &config),
+            Some(ZoneIdx(0))
+        );
         // In the far corner of "right", 0.1 m from two outer walls and
         // 5.9 m from the border with "left": taken once confirmed.
-        for i in 4..8 {
-            t.update(&map, Point::new(11.9, 5.9), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(1)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(11.9, 5.9), 4..8, &config),
+            Some(ZoneIdx(1))
+        );
         // Near the border with "left", the margin still holds the move.
         let mut near = ZoneTracker::default();
-        for i in 0..4 {
-            near.update(&map, Point::new(3.0, 3.0), f64::from(i), &config);
-        }
-        for i in 4..20 {
-            near.update(&map, Point::new(6.5, 5.9), f64::from(i), &config);
-        }
-        assert_eq!(near.current(), Some(ZoneIdx(0)));
+        stand(&mut near, &map, Point::new(3.0, 3.0), 0..4, &config);
+        assert_eq!(
+            stand(&mut near, &map, Point::new(6.5, 5.9), 4..20, &config),
+            Some(ZoneIdx(0))
+        );
     }
 
     #[test]
@@ -427,19 +440,20 @@ mod tests {
             ..ZoneConfig::default()
         };
         let mut t = ZoneTracker::default();
-        for i in 0..4 {
-            t.update(&map, Point::new(3.0, 3.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(0)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(3.0, 3.0), 0..4, &config),
+            Some(ZoneIdx(0))
+        );
         // Just outside the edge: kept.
-        for i in 4..10 {
-            t.update(&map, Point::new(3.0, 6.3), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(0)));
-        for i in 10..13 {
-            t.update(&map, Point::new(3.0, 7.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(0)), "not for 3 s yet");
+        assert_eq!(
+            stand(&mut t, &map, Point::new(3.0, 6.3), 4..10, &config),
+            Some(ZoneIdx(0))
+        );
+        assert_eq!(
+            stand(&mut t, &map, Point::new(3.0, 7.0), 10..13, &config),
+            Some(ZoneIdx(0)),
+            "not for 3 s yet"
+        );
         t.update(&map, Point::new(3.0, 7.0), 13.0, &config);
         assert_eq!(t.current(), None);
     }
@@ -451,30 +465,31 @@ mod tests {
         let mut t = ZoneTracker::default();
         // 1.5 m beyond the top edge of "right": taken as "right" once
         // confirmed, as a position inside it would be.
-        for i in 0..4 {
-            t.update(&map, Point::new(9.0, 7.5), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(1)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(9.0, 7.5), 0..4, &config),
+            Some(ZoneIdx(1))
+        );
         // Wandering 2 m off the edge, still nearest "right": kept.
-        for i in 4..10 {
-            t.update(&map, Point::new(7.0, 8.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(1)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(7.0, 8.0), 4..10, &config),
+            Some(ZoneIdx(1))
+        );
         // Leaving every zone takes `nearest_within_m + margin_m`.
-        for i in 10..20 {
-            t.update(&map, Point::new(9.0, 8.5), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(1)), "2.5 m off is near");
-        for i in 20..24 {
-            t.update(&map, Point::new(9.0, 9.2), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), None);
+        assert_eq!(
+            stand(&mut t, &map, Point::new(9.0, 8.5), 10..20, &config),
+            Some(ZoneIdx(1)),
+            "2.5 m off is near"
+        );
+        assert_eq!(
+            stand(&mut t, &map, Point::new(9.0, 9.2), 20..24, &config),
+            None
+        );
         // Far from every zone, a new device takes none.
         let mut far = ZoneTracker::default();
-        for i in 0..4 {
-            far.update(&map, Point::new(3.0, 8.5), f64::from(i), &config);
-        }
-        assert_eq!(far.current(), None);
+        assert_eq!(
+            stand(&mut far, &map, Point::new(3.0, 8.5), 0..4, &config),
+            None
+        );
     }
 
     #[test]
@@ -488,16 +503,16 @@ mod tests {
         let map = ZoneMap::new(&[rect("aisle", 0.0, 4.0), rect("checkout", 9.0, 14.0)]);
         let config = ZoneConfig::default();
         let mut t = ZoneTracker::default();
-        for i in 0..4 {
-            t.update(&map, Point::new(2.0, 2.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(0)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(2.0, 2.0), 0..4, &config),
+            Some(ZoneIdx(0))
+        );
         // Parked a metre off the checkout, 4 m from the aisle: neither
         // inside a zone nor far from every zone, yet the checkout's.
-        for i in 4..12 {
-            t.update(&map, Point::new(8.0, 2.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(1)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(8.0, 2.0), 4..12, &config),
+            Some(ZoneIdx(1))
+        );
     }
 
     #[test]
@@ -512,14 +527,14 @@ mod tests {
         assert!((map.widths[0] - 2.4).abs() < 0.05, "{:?}", map.widths);
         let config = ZoneConfig::default();
         let mut t = ZoneTracker::default();
-        for i in 0..4 {
-            t.update(&map, Point::new(1.2, 3.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(0)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(1.2, 3.0), 0..4, &config),
+            Some(ZoneIdx(0))
+        );
         // 0.4 m into "a-2": never 1 m deep there, but the move is taken.
-        for i in 4..8 {
-            t.update(&map, Point::new(2.8, 3.0), f64::from(i), &config);
-        }
-        assert_eq!(t.current(), Some(ZoneIdx(1)));
+        assert_eq!(
+            stand(&mut t, &map, Point::new(2.8, 3.0), 4..8, &config),
+            Some(ZoneIdx(1))
+        );
     }
 }
