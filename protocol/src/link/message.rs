@@ -87,11 +87,7 @@ impl Hello {
             patch: r.u8("hello firmware version")?,
         };
         let role = Role::decode(r.u8("hello role")?, 7)?;
-        let downlink_last = if body.len() > HELLO_LEN_WITHOUT_DOWNLINK {
-            Some(r.u32("hello downlink counter")?)
-        } else {
-            None
-        };
+        let downlink_last = r.trailing_u32("hello downlink counter")?;
         r.finish("hello")?;
         Ok(Self {
             node_id,
@@ -124,9 +120,7 @@ impl Hello {
             "hello",
         )?;
         w.u8(self.role as u8, "hello")?;
-        if let Some(downlink_last) = self.downlink_last {
-            w.u32(downlink_last, "hello")?;
-        }
+        w.trailing_u32(self.downlink_last, "hello")?;
         Ok(w.len())
     }
 }
@@ -173,15 +167,7 @@ impl Status {
             adverts_seen: r.u32("status adverts seen")?,
             queue_drops: r.u32("status queue drops")?,
             frames_rejected: r.u32("status frames rejected")?,
-            crc_failures: None,
-        };
-        let status = if body.len() > STATUS_LEN_WITHOUT_CRC {
-            Self {
-                crc_failures: Some(r.u32("status crc failures")?),
-                ..status
-            }
-        } else {
-            status
+            crc_failures: r.trailing_u32("status crc failures")?,
         };
         r.finish("status")?;
         Ok(status)
@@ -206,9 +192,7 @@ impl Status {
         w.u32(self.adverts_seen, "status")?;
         w.u32(self.queue_drops, "status")?;
         w.u32(self.frames_rejected, "status")?;
-        if let Some(crc_failures) = self.crc_failures {
-            w.u32(crc_failures, "status")?;
-        }
+        w.trailing_u32(self.crc_failures, "status")?;
         Ok(w.len())
     }
 }

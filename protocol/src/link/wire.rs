@@ -68,6 +68,16 @@ impl<'a> Reader<'a> {
         self.array(what).map(u64::from_le_bytes)
     }
 
+    /// A `u32` that later firmware appended to a body: `None` when the body
+    /// ends before it, as older firmware's does.
+    pub(crate) fn trailing_u32(&mut self, what: &'static str) -> Result<Option<u32>, Error> {
+        if self.pos == self.buf.len() {
+            Ok(None)
+        } else {
+            self.u32(what).map(Some)
+        }
+    }
+
     /// Everything not read yet.
     pub(crate) fn rest(&mut self) -> &'a [u8] {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
@@ -144,5 +154,14 @@ impl<'a> Writer<'a> {
 
     pub(crate) fn u64(&mut self, v: u64, what: &'static str) -> Result<(), Error> {
         self.put(&v.to_le_bytes(), what)
+    }
+
+    /// The twin of [`Reader::trailing_u32`]: nothing for `None`, so the body
+    /// reads as older firmware's.
+    pub(crate) fn trailing_u32(&mut self, v: Option<u32>, what: &'static str) -> Result<(), Error> {
+        match v {
+            Some(v) => self.u32(v, what),
+            None => Ok(()),
+        }
     }
 }
