@@ -259,6 +259,10 @@ impl NodeLinks {
         let (_, message) = frame
             .open(&runtime.key, Direction::NodeToGateway, &mut guard)
             .map_err(|e| Rejection::from_open(&e))?;
+        // An authentic frame, taken or held back: the node is here, and a
+        // `Configure` for it goes to this port.
+        runtime.live.port = Some(Arc::clone(port));
+        runtime.live.last_seen = Some(now);
         if runtime.floor == Floor::AwaitingHello {
             let answered = match message {
                 // Firmware before the field: nothing to tell old from new.
@@ -279,10 +283,6 @@ impl NodeLinks {
                 }) => runtime.first_downlink.is_some_and(|first| d >= first),
                 _ => false,
             };
-            // Heard, though not taken: the node is here, and the
-            // `Configure` it should answer goes to this port.
-            runtime.live.port = Some(Arc::clone(port));
-            runtime.live.last_seen = Some(now);
             if !answered {
                 return Err(Rejection::AwaitingHello);
             }
@@ -295,8 +295,6 @@ impl NodeLinks {
         }
         runtime.guard = guard;
         runtime.dirty = true;
-        runtime.live.port = Some(Arc::clone(port));
-        runtime.live.last_seen = Some(now);
         match message {
             Message::Hello(hello) => {
                 tracing::info!(node = claimed, port = %port, firmware = ?hello.firmware, role = ?hello.role, "node hello");
