@@ -287,12 +287,8 @@ impl Locator {
                 } else {
                     shadowing.offset_at(&samples[a], p)
                 };
-                shadow
-                    - if with_shelves {
-                        shelf_loss_db(&shelves, &models[a], &config, p)
-                    } else {
-                        0.0
-                    }
+                // 0 without shelves or without a loss per shelf.
+                shadow - shelf_loss_db(&shelves, &models[a], &config, p)
             });
         }
         grid.block(|p| shelves.iter().any(|s| s.contains(p)));
